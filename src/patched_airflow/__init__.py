@@ -1,0 +1,1 @@
+"""Build tool for Apache Airflow patched with ``persist_xcom_through_retry``."""

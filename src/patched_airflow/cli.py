@@ -1,0 +1,128 @@
+"""Command line of the build tool: ``python -m patched_airflow <command>`` (see README)."""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from patched_airflow import git
+from patched_airflow.demo import run_demo
+from patched_airflow.series import SeriesError, apply_series, export_series
+from patched_airflow.upstream import Pins, UpstreamError, assemble_pristine
+from patched_airflow.wheels import build_wheels
+
+REPO = Path(__file__).resolve().parents[2]
+BUILD = REPO / "build"
+DIST = REPO / "dist"
+VENV = BUILD / "venv"
+
+
+def assemble(target: Path) -> Pins:
+    """Assemble pristine upstream plus the series at ``target``; return the pins."""
+    pins = Pins.load(REPO / "upstream.toml")
+    assemble_pristine(pins, REPO, target, BUILD / "sdists")
+    count = apply_series(target, REPO)
+    print(f"Applied {count} patches to the pristine tree at {target}", flush=True)
+    return pins
+
+
+def export_upstream_pr(tree: Path, out: Path) -> list[Path]:
+    """Write the series as ``git format-patch`` output against the pristine tree, with the PR text."""
+    if out.exists():
+        shutil.rmtree(out)
+    out.mkdir(parents=True)
+    git.run(tree, "format-patch", "-q", "--no-signature", "-o", str(out), "pristine..HEAD")
+    description = REPO / "docs" / "upstream-pr" / "PR_DESCRIPTION.md"
+    if description.exists():
+        shutil.copy2(description, out / description.name)
+    return sorted(out.glob("*.patch"))
+
+
+def ensure_venv(uv: str, wheels: list[Path], extra: list[str]) -> Path:
+    """(Re)install ``apache-airflow==3.3.2`` with the patched wheels into ``build/venv``."""
+    if not (VENV / "bin" / "python").exists():
+        subprocess.run([uv, "venv", "--quiet", "--python", sys.executable, str(VENV)], check=True)
+    reinstall = [arg for wheel in wheels for arg in ("--reinstall-package", wheel.name.split("-")[0].replace("_", "-"))]
+    subprocess.run(
+        [uv, "pip", "install", "--quiet", "--python", str(VENV / "bin" / "python"), *reinstall,
+         "apache-airflow==3.3.2", *map(str, wheels), *extra],
+        check=True,
+    )
+    return VENV
+
+
+def cmd_build(args: argparse.Namespace) -> int:
+    started = time.monotonic()
+    tree = BUILD / "tree"
+    pins = assemble(tree)
+    wheels = build_wheels(pins, tree, BUILD / "wheel-src", DIST, args.uv)
+    patches = export_upstream_pr(tree, DIST / "upstream-pr")
+    print(f"Wrote {len(patches)} patches for upstream to {DIST / 'upstream-pr'}")
+    for wheel in wheels:
+        print(f"Built {wheel.relative_to(REPO)}")
+    if args.no_demo:
+        print(f"Build finished in {time.monotonic() - started:.0f}s (demo skipped)")
+        return 0
+    venv = ensure_venv(args.uv, wheels, [])
+    held = run_demo(venv, REPO / "demo" / "dags")
+    print(f"Build finished in {time.monotonic() - started:.0f}s")
+    return 0 if held else 1
+
+
+def cmd_venv(args: argparse.Namespace) -> int:
+    wheels = sorted(DIST.glob("*.whl"))
+    if len(wheels) != 2:
+        print("dist/ does not hold the two patched wheels; run ./build.sh first", file=sys.stderr)
+        return 2
+    ensure_venv(args.uv, wheels, args.extra)
+    return 0
+
+
+def cmd_workspace(args: argparse.Namespace) -> int:
+    work = REPO / "work"
+    if work.exists():
+        if not args.force:
+            print(f"{work} exists; export it first, or pass --force to throw it away", file=sys.stderr)
+            return 2
+        shutil.rmtree(work)
+    assemble(work)
+    print(f"Edit and commit in {work}; then run ./dev.sh export")
+    return 0
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    entries = export_series(REPO / "work", REPO)
+    for entry in entries:
+        print(entry.patch)
+        for path in entry.added_files:
+            print(f"    {path}")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="patched_airflow", description=__doc__)
+    parser.add_argument("--uv", default=shutil.which("uv") or "uv", help="the uv executable")
+    commands = parser.add_subparsers(dest="command", required=True)
+    build = commands.add_parser("build", help="fetch, verify, patch, build wheels and the PR export; demo")
+    build.add_argument("--no-demo", action="store_true", help="skip the demo at the end")
+    build.set_defaults(func=cmd_build)
+    venv = commands.add_parser("venv", help="install apache-airflow==3.3.2 with the built wheels")
+    venv.add_argument("extra", nargs="*", help="more requirements to install beside them")
+    venv.set_defaults(func=cmd_venv)
+    workspace = commands.add_parser("workspace", help="materialize ./work: pristine upstream + the series")
+    workspace.add_argument("--force", action="store_true", help="replace an existing ./work")
+    workspace.set_defaults(func=cmd_workspace)
+    commands.add_parser("export", help="write ./work's commits back to patches/ and plain files").set_defaults(
+        func=cmd_export
+    )
+    args = parser.parse_args(argv)
+    try:
+        return args.func(args)
+    except (UpstreamError, SeriesError, subprocess.CalledProcessError) as e:
+        detail = getattr(e, "stderr", None)
+        print(f"error: {e}" + (f"\n{detail}" if detail else ""), file=sys.stderr)
+        return 1
