@@ -12,6 +12,7 @@ from pathlib import Path
 from patched_airflow import git
 from patched_airflow.demo import run_demo
 from patched_airflow.series import SeriesError, apply_series, export_series
+from patched_airflow.testrun import TEST_REQUIREMENTS, inputs_digest, run_suites
 from patched_airflow.upstream import Pins, UpstreamError, assemble_pristine
 from patched_airflow.wheels import build_wheels
 
@@ -61,6 +62,7 @@ def cmd_build(args: argparse.Namespace) -> int:
     pins = assemble(tree)
     wheels = build_wheels(pins, tree, BUILD / "wheel-src", DIST, args.uv)
     patches = export_upstream_pr(tree, DIST / "upstream-pr")
+    (BUILD / "inputs.sha256").write_text(inputs_digest(REPO))
     print(f"Wrote {len(patches)} patches for upstream to {DIST / 'upstream-pr'}")
     for wheel in wheels:
         print(f"Built {wheel.relative_to(REPO)}")
@@ -80,6 +82,18 @@ def cmd_venv(args: argparse.Namespace) -> int:
         return 2
     ensure_venv(args.uv, wheels, args.extra)
     return 0
+
+
+def cmd_test(args: argparse.Namespace) -> int:
+    stamp = BUILD / "inputs.sha256"
+    wheels = sorted(DIST.glob("*.whl"))
+    if len(wheels) != 2 or not stamp.exists() or stamp.read_text() != inputs_digest(REPO):
+        print("The build is missing or older than the sources; building first (./build.sh --no-demo)")
+        if code := cmd_build(argparse.Namespace(uv=args.uv, no_demo=True)):
+            return code
+        wheels = sorted(DIST.glob("*.whl"))
+    venv = ensure_venv(args.uv, wheels, TEST_REQUIREMENTS)
+    return run_suites(REPO, venv, BUILD / "tree", args.backend, args.test_type, args.pytest_args)
 
 
 def cmd_workspace(args: argparse.Namespace) -> int:
@@ -113,6 +127,11 @@ def main(argv: list[str] | None = None) -> int:
     venv = commands.add_parser("venv", help="install apache-airflow==3.3.2 with the built wheels")
     venv.add_argument("extra", nargs="*", help="more requirements to install beside them")
     venv.set_defaults(func=cmd_venv)
+    test = commands.add_parser("test", help="run the test suite against the built wheels")
+    test.add_argument("--backend", choices=["sqlite", "postgres"], default="sqlite")
+    test.add_argument("--test-type", choices=["unit", "e2e", "all"], default="all")
+    test.add_argument("pytest_args", nargs="*", help="passed on to pytest (after --)")
+    test.set_defaults(func=cmd_test)
     workspace = commands.add_parser("workspace", help="materialize ./work: pristine upstream + the series")
     workspace.add_argument("--force", action="store_true", help="replace an existing ./work")
     workspace.set_defaults(func=cmd_workspace)

@@ -1,0 +1,121 @@
+"""
+The test suite behind ``./test.sh``, run against the built wheels (in the spirit of breeze).
+
+Suites:
+
+* ``tool``: this repository's tests of the build tool.
+* ``sdk`` and ``core``: the tests the series adds or changes upstream, run from the assembled tree
+  (pristine upstream + series) with the compatible ``tests_common`` harness in
+  ``tests/upstream_compat`` and its conftest overlay.
+* ``e2e``: real Airflow processes and commands through the installed wheels (``tests/integration``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from patched_airflow.series import read_series
+
+TEST_REQUIREMENTS = ["pytest>=8", "pytest-asyncio>=0.23", "time-machine>=2.13", "pytest-timeout>=2"]
+
+
+@dataclass
+class Suite:
+    name: str
+    kind: str  # "unit" or "e2e"
+    rootdir: str  # relative to the test tree, or "repo:" + a path in this repository
+    paths: list[str]
+    python: str = "venv"  # "venv": the patched Airflow; "tools": the build tool's environment
+
+
+SUITES = [
+    Suite("tool", "unit", "repo:.", ["tests/tool"], python="tools"),
+    Suite(
+        "sdk",
+        "unit",
+        "task-sdk",
+        [
+            "tests/task_sdk/bases/test_operator.py",
+            "tests/task_sdk/bases/test_decorator.py",
+            "tests/task_sdk/definitions/test_mappedoperator.py",
+            "tests/task_sdk/execution_time/test_task_runner.py",
+        ],
+    ),
+    Suite("core", "unit", "airflow-core", ["tests/unit"]),
+    Suite("e2e", "e2e", "repo:.", ["tests/integration"]),
+]
+
+
+def inputs_digest(repo: Path) -> str:
+    """A digest of everything the build reads from this repository."""
+    digest = hashlib.sha256()
+    files = [repo / "upstream.toml", repo / "patches" / "series"]
+    files += sorted((repo / "patches").glob("*.patch"))
+    files += [repo / path for entry in read_series(repo / "patches") for path in entry.added_files]
+    files += sorted((repo / "src" / "patched_airflow").glob("*.py"))
+    for path in files:
+        digest.update(str(path.relative_to(repo)).encode())
+        digest.update(path.read_bytes() if path.exists() else b"<missing>")
+    return digest.hexdigest()
+
+
+def backend_env(backend: str, home: Path) -> dict[str, str] | None:
+    """Airflow settings for ``backend``; None when the backend is not available here."""
+    if backend == "sqlite":
+        return {"AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{home}/airflow.db"}
+    url = os.environ.get("AIRFLOW_TEST_POSTGRES_URL")
+    if not url:
+        return None
+    return {"AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": url}
+
+
+def run_suites(
+    repo: Path, venv: Path, tree: Path, backend: str, test_type: str, pytest_args: list[str]
+) -> int:
+    overlay = repo / "tests" / "upstream_compat" / "overlay"
+    test_tree = repo / "build" / "testtree"
+    if test_tree.exists():
+        shutil.rmtree(test_tree)
+    shutil.copytree(tree, test_tree, ignore=shutil.ignore_patterns(".git"))
+    shutil.copytree(overlay, test_tree, dirs_exist_ok=True)
+
+    results: list[tuple[str, int, float]] = []
+    with tempfile.TemporaryDirectory(prefix="airflow-tests-") as home:
+        db = backend_env(backend, Path(home))
+        if db is None:
+            print(f"SKIPPED: no {backend} server available (set AIRFLOW_TEST_POSTGRES_URL)")
+            return 0
+        env = {
+            **os.environ,
+            **db,
+            "AIRFLOW_HOME": home,
+            "AIRFLOW__CORE__LOAD_EXAMPLES": "false",
+            "AIRFLOW__CORE__UNIT_TEST_MODE": "true",
+            "PYTHONPATH": str(repo / "tests" / "upstream_compat"),
+            "PATCHED_AIRFLOW_VENV": str(venv),
+            "PATCHED_AIRFLOW_REPO": str(repo),
+            "PATCHED_AIRFLOW_BACKEND": backend,
+        }
+        for suite in SUITES:
+            if test_type != "all" and suite.kind != test_type:
+                continue
+            cwd = repo / suite.rootdir[5:] if suite.rootdir.startswith("repo:") else test_tree / suite.rootdir
+            python = sys.executable if suite.python == "tools" else str(venv / "bin" / "python")
+            command = [python, "-m", "pytest", "-p", "no:cacheprovider", "--rootdir", str(cwd), *suite.paths]
+            print(f"\n=== {suite.name} ({backend}): {' '.join(suite.paths)}", flush=True)
+            started = time.monotonic()
+            code = subprocess.run([*command, *pytest_args], cwd=cwd, env=env).returncode
+            results.append((suite.name, code, time.monotonic() - started))
+
+    print("\n=== Summary")
+    for name, code, seconds in results:
+        print(f"  {name:<6} {'passed' if code == 0 else f'FAILED (pytest exit {code})'}  {seconds:.0f}s")
+    return 0 if results and all(code == 0 for _, code, _ in results) else 1
