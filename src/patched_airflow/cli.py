@@ -20,6 +20,7 @@ REPO = Path(__file__).resolve().parents[2]
 BUILD = REPO / "build"
 DIST = REPO / "dist"
 VENV = BUILD / "venv"
+VANILLA_VENV = BUILD / "venv-vanilla"
 
 
 def assemble(target: Path) -> Pins:
@@ -43,17 +44,19 @@ def export_upstream_pr(tree: Path, out: Path) -> list[Path]:
     return sorted(out.glob("*.patch"))
 
 
-def ensure_venv(uv: str, wheels: list[Path], extra: list[str]) -> Path:
-    """(Re)install ``apache-airflow==3.3.2`` with the patched wheels into ``build/venv``."""
-    if not (VENV / "bin" / "python").exists():
-        subprocess.run([uv, "venv", "--quiet", "--python", sys.executable, str(VENV)], check=True)
-    reinstall = [arg for wheel in wheels for arg in ("--reinstall-package", wheel.name.split("-")[0].replace("_", "-"))]
+def ensure_venv(uv: str, wheels: list[Path], extra: list[str], venv: Path = VENV) -> Path:
+    """(Re)install ``apache-airflow==3.3.2``, with ``wheels`` in place of its own, into ``venv``."""
+    if not (venv / "bin" / "python").exists():
+        subprocess.run([uv, "venv", "--quiet", "--python", sys.executable, str(venv)], check=True)
+    reinstall = []
+    for wheel in wheels:
+        reinstall += ["--reinstall-package", wheel.name.split("-")[0].replace("_", "-")]
     subprocess.run(
-        [uv, "pip", "install", "--quiet", "--python", str(VENV / "bin" / "python"), *reinstall,
+        [uv, "pip", "install", "--quiet", "--python", str(venv / "bin" / "python"), *reinstall,
          "apache-airflow==3.3.2", *map(str, wheels), *extra],
         check=True,
     )
-    return VENV
+    return venv
 
 
 def cmd_build(args: argparse.Namespace) -> int:
@@ -93,7 +96,9 @@ def cmd_test(args: argparse.Namespace) -> int:
             return code
         wheels = sorted(DIST.glob("*.whl"))
     venv = ensure_venv(args.uv, wheels, TEST_REQUIREMENTS)
-    return run_suites(REPO, venv, BUILD / "tree", args.backend, args.test_type, args.pytest_args)
+    # Vanilla 3.3.2 beside it, for the comparisons (serialization bytes, mixed versions).
+    vanilla = ensure_venv(args.uv, [], TEST_REQUIREMENTS, VANILLA_VENV)
+    return run_suites(REPO, venv, vanilla, BUILD / "tree", args.backend, args.test_type, args.pytest_args)
 
 
 def cmd_workspace(args: argparse.Namespace) -> int:

@@ -12,6 +12,13 @@ import pytest
 DAGS = Path(__file__).parent / "dags"
 _LINE = re.compile(r"^E2E (\S+)\[(-?\d+)\] try=(\d+) (.*)$", re.MULTILINE)
 
+# A cluster policy, as a platform team would set the flag for Dags they do not own.
+LOCAL_SETTINGS = """
+def task_policy(task):
+    if "persist-by-policy" in (task.dag.tags if task.dag else ()):
+        task.persist_xcom_through_retry = True
+"""
+
 
 class Airflow:
     """Runs the installed ``airflow`` command against its own AIRFLOW_HOME and database."""
@@ -49,5 +56,7 @@ def airflow(tmp_path_factory) -> Airflow:
     if not os.environ.get("PATCHED_AIRFLOW_VENV"):
         pytest.skip("PATCHED_AIRFLOW_VENV is not set: run through ./test.sh")
     runner = Airflow(tmp_path_factory.mktemp("airflow-home"))
+    (runner.home / "config").mkdir()
+    (runner.home / "config" / "airflow_local_settings.py").write_text(LOCAL_SETTINGS)
     runner("db", "migrate")
     return runner

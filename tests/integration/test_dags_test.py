@@ -32,3 +32,11 @@ def test_dags_test_with_the_flag_in_default_args(airflow):
     result = airflow("dags", "test", "persist_xcom_default_args")
     seen = reports(result.stdout + result.stderr)
     assert seen[("from_default_args", -1, 2)]["start"] == "50"
+
+
+def test_dags_test_with_the_flag_set_by_a_cluster_policy(airflow):
+    result = airflow("dags", "test", "persist_xcom_policy")
+    seen = reports(result.stdout + result.stderr)
+    assert seen[("from_policy", -1, 2)]["start"] == "50"
+    assert seen[("mapped_from_policy", 0, 2)]["start"] == "own-0"
+    assert seen[("mapped_from_policy", 1, 2)]["start"] == "own-1"

@@ -92,3 +92,26 @@ def persist_xcom_default_args():
 
 persist_xcom_e2e()
 persist_xcom_default_args()
+
+
+@dag(schedule=None, start_date=datetime.datetime(2024, 1, 1), catchup=False, tags=["persist-by-policy"])
+def persist_xcom_policy():
+    """The flag is set by the cluster policy in the e2e tests' ``airflow_local_settings``."""
+
+    @task(retries=1, retry_delay=NO_DELAY)
+    def from_policy(ti=None):
+        return checkpoint_then_fail_once(ti)
+
+    @task(retries=1, retry_delay=NO_DELAY)
+    def mapped_from_policy(index: int, ti=None):
+        start = ti.xcom_pull(key="checkpoint")
+        report(ti, start=start)
+        if ti.try_number == 1:
+            ti.xcom_push(key="checkpoint", value=f"own-{index}")
+            raise RuntimeError("simulated failure")
+
+    from_policy()
+    mapped_from_policy.expand(index=[0, 1])
+
+
+persist_xcom_policy()
