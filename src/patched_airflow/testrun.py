@@ -22,6 +22,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from patched_airflow.lint import lint_series
 from patched_airflow.series import read_series
 
 TEST_REQUIREMENTS = [
@@ -49,6 +50,7 @@ class Suite:
 
 SUITES = [
     Suite("tool", "unit", "repo:.", ["tests/tool"], python="tools"),
+    Suite("lint", "unit", "repo:.", [], python="tools"),
     Suite(
         "sdk",
         "unit",
@@ -132,6 +134,12 @@ def run_suites(
         }
         for suite in SUITES:
             if test_type != "all" and suite.kind != test_type:
+                continue
+            if suite.name == "lint":
+                print(f"\n=== lint: the series' files under upstream's ruff settings", flush=True)
+                started = time.monotonic()
+                code = lint_series(tree, repo, str(Path(sys.executable).parent / "ruff"))
+                results.append((suite.name, code, time.monotonic() - started))
                 continue
             cwd = repo / suite.rootdir[5:] if suite.rootdir.startswith("repo:") else test_tree / suite.rootdir
             python = sys.executable if suite.python == "tools" else str(venv / "bin" / "python")
