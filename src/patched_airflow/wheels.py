@@ -15,6 +15,8 @@ VERSION_FILES = {
     "airflow-core": ["PKG-INFO", "pyproject.toml", "src/airflow/__init__.py"],
     "task-sdk": ["PKG-INFO", "src/airflow/sdk/__init__.py"],
 }
+# Requirements on another patched distribution, pinned to its patched build.
+PATCHED_DEPENDENCIES = {"airflow-core": ["apache-airflow-task-sdk"]}
 _VERSION_LINE = re.compile(r'^(version = |__version__ = |Version: )"?([^"+\s]+)"?$', re.MULTILINE)
 
 
@@ -33,6 +35,22 @@ def stamp_local_version(source: Path, files: list[str], version: str, label: str
     return local
 
 
+def pin_patched_dependency(source: Path, files: list[str], name: str, version: str, local: str) -> None:
+    """
+    Make ``name==version`` read ``name==local`` in the distribution's requirements.
+
+    The patched core must run with the patched Task SDK: a 3.3.2 Task SDK speaks an older Execution
+    API version, which the in-process API of ``dag.test()`` does not serve with its auth bypass.
+    """
+    for file in files:
+        path = source / file
+        text = path.read_text()
+        pinned = text.replace(f"{name}=={version}", f"{name}=={local}")
+        if pinned.count(f"{name}=={local}") != 1:
+            raise RuntimeError(f"{path}: expected exactly one requirement {name}=={version}")
+        path.write_text(pinned)
+
+
 def build_wheels(pins: Pins, tree: Path, staging: Path, dist: Path, uv: str) -> list[Path]:
     """Copy each distribution out of ``tree``, stamp its version and build its wheel into ``dist``."""
     dist.mkdir(parents=True, exist_ok=True)
@@ -45,6 +63,10 @@ def build_wheels(pins: Pins, tree: Path, staging: Path, dist: Path, uv: str) -> 
         source = staging / sdist.directory
         shutil.copytree(tree / sdist.directory, source)
         local = stamp_local_version(source, VERSION_FILES[sdist.directory], sdist.version, pins.local_label)
+        for dependency in PATCHED_DEPENDENCIES.get(sdist.directory, []):
+            pinned = next(other for other in pins.sdists if other.name == dependency)
+            local_dependency = f"{pinned.version}+{pins.local_label}"
+            pin_patched_dependency(source, ["PKG-INFO", "pyproject.toml"], dependency, pinned.version, local_dependency)
         print(f"Building {sdist.name} {local}", flush=True)
         subprocess.run([uv, "build", "--quiet", "--wheel", "--out-dir", str(dist), str(source)], check=True)
         built += sorted(dist.glob(f"{sdist.name.replace('-', '_')}-{local}-*.whl"))

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from patched_airflow.upstream import Pins, Sdist, UpstreamError, _extract_sdist, fetch_sdist
-from patched_airflow.wheels import VERSION_FILES, stamp_local_version
+from patched_airflow.wheels import VERSION_FILES, pin_patched_dependency, stamp_local_version
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -65,3 +65,11 @@ def test_stamp_refuses_a_file_without_the_expected_version(tmp_path: Path):
     (tmp_path / "init.py").write_text('__version__ = "9.9.9"\n')
     with pytest.raises(RuntimeError, match="expected exactly one version line for 3.3.2"):
         stamp_local_version(tmp_path, ["init.py"], "3.3.2", "label")
+
+
+def test_pin_patched_dependency(tmp_path: Path):
+    (tmp_path / "pyproject.toml").write_text('dependencies = [\n    "apache-airflow-task-sdk==1.3.2",\n]\n')
+    pin_patched_dependency(tmp_path, ["pyproject.toml"], "apache-airflow-task-sdk", "1.3.2", "1.3.2+x.1")
+    assert '"apache-airflow-task-sdk==1.3.2+x.1"' in (tmp_path / "pyproject.toml").read_text()
+    with pytest.raises(RuntimeError, match="expected exactly one requirement"):
+        pin_patched_dependency(tmp_path, ["pyproject.toml"], "apache-airflow-task-sdk", "9.9", "9.9+x")
