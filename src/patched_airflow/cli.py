@@ -52,8 +52,18 @@ def ensure_venv(uv: str, wheels: list[Path], extra: list[str], venv: Path = VENV
     for wheel in wheels:
         reinstall += ["--reinstall-package", wheel.name.split("-")[0].replace("_", "-")]
     subprocess.run(
-        [uv, "pip", "install", "--quiet", "--python", str(venv / "bin" / "python"), *reinstall,
-         "apache-airflow==3.3.2", *map(str, wheels), *extra],
+        [
+            uv,
+            "pip",
+            "install",
+            "--quiet",
+            "--python",
+            str(venv / "bin" / "python"),
+            *reinstall,
+            "apache-airflow==3.3.2",
+            *map(str, wheels),
+            *extra,
+        ],
         check=True,
     )
     return venv
@@ -98,7 +108,14 @@ def cmd_test(args: argparse.Namespace) -> int:
     venv = ensure_venv(args.uv, wheels, TEST_REQUIREMENTS)
     # Vanilla 3.3.2 beside it, for the comparisons (serialization bytes, mixed versions).
     vanilla = ensure_venv(args.uv, [], TEST_REQUIREMENTS, VANILLA_VENV)
-    return run_suites(REPO, venv, vanilla, BUILD / "tree", args.backend, args.test_type, args.pytest_args)
+    if args.wheels == "vanilla":
+        print(
+            "Running the suites against VANILLA apache-airflow 3.3.2: the contract tests are expected to fail."
+        )
+        venv = vanilla
+    return run_suites(
+        REPO, venv, vanilla, BUILD / "tree", args.backend, args.test_type, args.pytest_args, args.wheels
+    )
 
 
 def cmd_workspace(args: argparse.Namespace) -> int:
@@ -135,14 +152,20 @@ def main(argv: list[str] | None = None) -> int:
     test = commands.add_parser("test", help="run the test suite against the built wheels")
     test.add_argument("--backend", choices=["sqlite", "postgres"], default="sqlite")
     test.add_argument("--test-type", choices=["unit", "e2e", "all"], default="all")
+    test.add_argument(
+        "--wheels",
+        choices=["patched", "vanilla"],
+        default="patched",
+        help="run the Airflow suites against vanilla 3.3.2 instead, to see the contract tests fail",
+    )
     test.add_argument("pytest_args", nargs="*", help="passed on to pytest (after --)")
     test.set_defaults(func=cmd_test)
     workspace = commands.add_parser("workspace", help="materialize ./work: pristine upstream + the series")
     workspace.add_argument("--force", action="store_true", help="replace an existing ./work")
     workspace.set_defaults(func=cmd_workspace)
-    commands.add_parser("export", help="write ./work's commits back to patches/ and plain files").set_defaults(
-        func=cmd_export
-    )
+    commands.add_parser(
+        "export", help="write ./work's commits back to patches/ and plain files"
+    ).set_defaults(func=cmd_export)
     args = parser.parse_args(argv)
     try:
         return args.func(args)

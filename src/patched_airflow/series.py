@@ -116,7 +116,17 @@ def export_series(workspace: Path, repo: Path) -> list[Entry]:
     with tempfile.TemporaryDirectory() as tmp:
         head = _commits_without(workspace, commits, all_added, Path(tmp) / "index")
         out = Path(tmp) / "out"
-        git.run(workspace, "format-patch", "-q", "--always", "--no-numbered", "--no-signature", "-o", str(out), f"pristine..{head}")
+        git.run(
+            workspace,
+            "format-patch",
+            "-q",
+            "--always",
+            "--no-numbered",
+            "--no-signature",
+            "-o",
+            str(out),
+            f"pristine..{head}",
+        )
         new_patches = sorted(p.name for p in out.iterdir())
         for old in patches_dir.glob("*.patch"):
             old.unlink()
@@ -132,7 +142,8 @@ def export_series(workspace: Path, repo: Path) -> list[Entry]:
         shutil.copy2(workspace / path, repo / path)
 
     entries = [
-        Entry(patch, sorted(added_by_commit[commit])) for patch, commit in zip(new_patches, commits)
+        Entry(patch, sorted(added_by_commit[commit]))
+        for patch, commit in zip(new_patches, commits, strict=True)
     ]
     write_series(patches_dir, entries)
     return entries
@@ -160,5 +171,7 @@ def _commits_without(workspace: Path, commits: list[str], excluded: set[str], in
             "GIT_AUTHOR_DATE": meta[2],
             "GIT_COMMITTER_DATE": meta[2],
         }
-        parent = git.run(workspace, "commit-tree", tree, "-p", parent, "-m", message, env={**env, **dated}).strip()
+        parent = git.run(
+            workspace, "commit-tree", tree, "-p", parent, "-m", message, env={**env, **dated}
+        ).strip()
     return parent

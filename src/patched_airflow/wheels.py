@@ -66,7 +66,9 @@ def build_wheels(pins: Pins, tree: Path, staging: Path, dist: Path, uv: str) -> 
         for dependency in PATCHED_DEPENDENCIES.get(sdist.directory, []):
             pinned = next(other for other in pins.sdists if other.name == dependency)
             local_dependency = f"{pinned.version}+{pins.local_label}"
-            pin_patched_dependency(source, ["PKG-INFO", "pyproject.toml"], dependency, pinned.version, local_dependency)
+            pin_patched_dependency(
+                source, ["PKG-INFO", "pyproject.toml"], dependency, pinned.version, local_dependency
+            )
         print(f"Building {sdist.name} {local}", flush=True)
         subprocess.run([uv, "build", "--quiet", "--wheel", "--out-dir", str(dist), str(source)], check=True)
         built += sorted(dist.glob(f"{sdist.name.replace('-', '_')}-{local}-*.whl"))

@@ -39,7 +39,9 @@ class Airflow:
     def __call__(self, *args: str, check: bool = True) -> subprocess.CompletedProcess:
         result = subprocess.run([self.executable, *args], env=self.env, capture_output=True, text=True)
         if check and result.returncode != 0:
-            raise AssertionError(f"airflow {' '.join(args)} exited {result.returncode}:\n{result.stderr[-3000:]}")
+            raise AssertionError(
+                f"airflow {' '.join(args)} exited {result.returncode}:\n{result.stderr[-3000:]}"
+            )
         return result
 
 

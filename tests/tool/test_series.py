@@ -75,7 +75,10 @@ def test_export_then_apply_reproduces_the_commits(tmp_path: Path, repo: Path):
     for path in ("pkg/module.py", "pkg/new.py", "pkg/other.py", "tests/test_new.py"):
         assert (fresh / path).read_text() == (work / path).read_text()
     # The first commit carries both its patch and the file it adds.
-    assert git.run(fresh, "show", "--format=", "--name-only", "HEAD~2").split() == ["pkg/module.py", "pkg/new.py"]
+    assert git.run(fresh, "show", "--format=", "--name-only", "HEAD~2").split() == [
+        "pkg/module.py",
+        "pkg/new.py",
+    ]
 
 
 def test_export_refuses_a_later_change_to_an_added_file(tmp_path: Path, repo: Path):

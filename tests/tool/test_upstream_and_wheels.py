@@ -35,7 +35,9 @@ def test_fetch_refuses_a_cached_sdist_with_the_wrong_hash(tmp_path: Path):
 
 def test_fetch_accepts_a_cached_sdist_with_the_pinned_hash(tmp_path: Path):
     data = b"pinned bytes"
-    sdist = Sdist("pkg", "1.0", "pkg", "https://example.invalid/pkg-1.0.tar.gz", hashlib.sha256(data).hexdigest())
+    sdist = Sdist(
+        "pkg", "1.0", "pkg", "https://example.invalid/pkg-1.0.tar.gz", hashlib.sha256(data).hexdigest()
+    )
     (tmp_path / "pkg-1.0.tar.gz").write_bytes(data)
     assert fetch_sdist(sdist, tmp_path) == tmp_path / "pkg-1.0.tar.gz"
 
