@@ -22,6 +22,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from patched_airflow.backends import BackendUnavailable, database_url, ensure_available
 from patched_airflow.lint import lint_series
 from patched_airflow.series import read_series
 
@@ -33,6 +34,7 @@ TEST_REQUIREMENTS = [
     "kgb>=7",
     "pandas",
     "pyarrow",
+    "psycopg2-binary",
 ]
 
 
@@ -92,16 +94,6 @@ def inputs_digest(repo: Path) -> str:
     return digest.hexdigest()
 
 
-def backend_env(backend: str, home: Path) -> dict[str, str] | None:
-    """Airflow settings for ``backend``; None when the backend is not available here."""
-    if backend == "sqlite":
-        return {"AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{home}/airflow.db"}
-    url = os.environ.get("AIRFLOW_TEST_POSTGRES_URL")
-    if not url:
-        return None
-    return {"AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": url}
-
-
 def run_suites(
     repo: Path,
     venv: Path,
@@ -121,13 +113,13 @@ def run_suites(
 
     results: list[tuple[str, int, float]] = []
     with tempfile.TemporaryDirectory(prefix="airflow-tests-") as home:
-        db = backend_env(backend, Path(home))
-        if db is None:
-            print(f"SKIPPED: no {backend} server available (set AIRFLOW_TEST_POSTGRES_URL)")
+        try:
+            print(f"Backend {backend}: {ensure_available(backend)}")
+        except BackendUnavailable as e:
+            print(f"SKIPPED: the {backend} backend is not available: {e}")
             return 0
         env = {
             **os.environ,
-            **db,
             "AIRFLOW_HOME": home,
             "AIRFLOW__CORE__LOAD_EXAMPLES": "false",
             "AIRFLOW__CORE__UNIT_TEST_MODE": "true",
@@ -154,6 +146,7 @@ def run_suites(
             python = sys.executable if suite.python == "tools" else str(venv / "bin" / "python")
             command = [python, "-m", "pytest", "-p", "no:cacheprovider", "--rootdir", str(cwd), *suite.paths]
             print(f"\n=== {suite.name} ({backend}): {' '.join(suite.paths)}", flush=True)
+            env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"] = database_url(backend, Path(home), suite.name)
             for test_id, reason in suite.deselect.items():
                 print(f"    deselected upstream test {test_id}: {reason}")
                 command += ["--deselect", test_id]
