@@ -35,6 +35,7 @@ TEST_REQUIREMENTS = [
     "pandas",
     "pyarrow",
     "psycopg2-binary",
+    "asyncpg",
 ]
 
 
@@ -45,14 +46,15 @@ class Suite:
     rootdir: str  # relative to the test tree, or "repo:" + a path in this repository
     paths: list[str]
     python: str = "venv"  # "venv": the patched Airflow; "tools": the build tool's environment
+    uses_database: bool = True  # False: the same on every backend, so run with sqlite only
     # Pre-existing upstream tests in the modules the series touches that need what this harness
     # does not provide; each is named with the reason, and printed when the suite runs.
     deselect: dict[str, str] = field(default_factory=dict)
 
 
 SUITES = [
-    Suite("tool", "unit", "repo:.", ["tests/tool"], python="tools"),
-    Suite("lint", "unit", "repo:.", [], python="tools"),
+    Suite("tool", "unit", "repo:.", ["tests/tool"], python="tools", uses_database=False),
+    Suite("lint", "unit", "repo:.", [], python="tools", uses_database=False),
     Suite(
         "sdk",
         "unit",
@@ -75,6 +77,7 @@ SUITES = [
             "tests/task_sdk/execution_time/test_task_runner.py::TestRuntimeTaskInstance::"
             "test_rendered_templates_masks_secrets_in_complex_objects": "needs the kubernetes client",
         },
+        uses_database=False,  # Task SDK tests must not use the database (task-sdk/tests/conftest.py)
     ),
     Suite("core", "unit", "airflow-core", ["tests/unit"]),
     Suite("e2e", "e2e", "repo:.", ["tests/integration"]),
@@ -135,6 +138,11 @@ def run_suites(
             if test_type != "all" and suite.kind != test_type:
                 continue
             if wheels == "vanilla" and suite.python == "tools":
+                continue
+            if backend != "sqlite" and not suite.uses_database:
+                print(
+                    f"\n=== {suite.name}: does not use the metadata database; it runs with --backend sqlite"
+                )
                 continue
             if suite.name == "lint":
                 print("\n=== lint: the series' files under upstream's ruff settings", flush=True)

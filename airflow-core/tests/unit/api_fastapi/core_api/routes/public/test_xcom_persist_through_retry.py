@@ -40,7 +40,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 
 from airflow._shared.timezones import timezone
-from airflow.api_fastapi.app import create_app
+from airflow.api_fastapi.app import cached_app
 from airflow.api_fastapi.execution_api.app import _jwt_generator
 from airflow.executors.local_executor import LocalExecutor
 from airflow.jobs.scheduler_job_runner import SchedulerJobRunner
@@ -80,9 +80,11 @@ def execution_client():
     """
     The Execution API as a worker reaches it: the ``execution`` app, with its lifespan entered.
 
-    Requests carry a real task JWT (see ``_worker_headers``), so its authentication runs unchanged.
+    The app is the cached one the Execution API tests use (building its versioned routes on the
+    first request takes seconds). Requests carry a real task JWT (see ``_worker_headers``), so
+    its authentication runs unchanged.
     """
-    with TestClient(create_app(apps="execution"), base_url="http://testserver/execution") as client:
+    with TestClient(cached_app(apps="execution"), base_url="http://testserver/execution") as client:
         yield client
 
 
