@@ -114,7 +114,15 @@ def cmd_test(args: argparse.Namespace) -> int:
         )
         venv = vanilla
     return run_suites(
-        REPO, venv, vanilla, BUILD / "tree", args.backend, args.test_type, args.pytest_args, args.wheels
+        REPO,
+        venv,
+        vanilla,
+        BUILD / "tree",
+        args.backend,
+        args.test_type,
+        args.pytest_args,
+        args.wheels,
+        args.uv,
     )
 
 

@@ -24,6 +24,7 @@ from pathlib import Path
 
 from patched_airflow.backends import BackendUnavailable, database_url, ensure_available
 from patched_airflow.lint import lint_series
+from patched_airflow.prcheck import check_upstream_pr
 from patched_airflow.series import read_series
 
 TEST_REQUIREMENTS = [
@@ -55,6 +56,7 @@ class Suite:
 SUITES = [
     Suite("tool", "unit", "repo:.", ["tests/tool"], python="tools", uses_database=False),
     Suite("lint", "unit", "repo:.", [], python="tools", uses_database=False),
+    Suite("upstream-pr", "unit", "repo:.", [], python="tools", uses_database=False),
     Suite(
         "sdk",
         "unit",
@@ -84,6 +86,19 @@ SUITES = [
 ]
 
 
+# Suites that are checks of the tool's own, not pytest runs: (title, check(repo, tree, uv) -> exit code).
+CHECKS = {
+    "lint": (
+        "the series under upstream's ruff settings, and this repository",
+        lambda repo, tree, uv: lint_series(tree, repo, str(Path(sys.executable).parent / "ruff")),
+    ),
+    "upstream-pr": (
+        "dist/upstream-pr applies with git am to a fresh pristine tree and builds the same wheels",
+        lambda repo, tree, uv: check_upstream_pr(repo, repo / "build", repo / "dist", uv),
+    ),
+}
+
+
 def inputs_digest(repo: Path) -> str:
     """A digest of everything the build reads from this repository."""
     digest = hashlib.sha256()
@@ -106,6 +121,7 @@ def run_suites(
     test_type: str,
     pytest_args: list[str],
     wheels: str = "patched",
+    uv: str = "uv",
 ) -> int:
     overlay = repo / "tests" / "upstream_compat" / "overlay"
     test_tree = repo / "build" / "testtree"
@@ -144,10 +160,11 @@ def run_suites(
                     f"\n=== {suite.name}: does not use the metadata database; it runs with --backend sqlite"
                 )
                 continue
-            if suite.name == "lint":
-                print("\n=== lint: the series' files under upstream's ruff settings", flush=True)
+            if suite.name in CHECKS:
+                title, check = CHECKS[suite.name]
+                print(f"\n=== {suite.name}: {title}", flush=True)
                 started = time.monotonic()
-                code = lint_series(tree, repo, str(Path(sys.executable).parent / "ruff"))
+                code = check(repo, tree, uv)
                 results.append((suite.name, code, time.monotonic() - started))
                 continue
             cwd = repo / suite.rootdir[5:] if suite.rootdir.startswith("repo:") else test_tree / suite.rootdir
