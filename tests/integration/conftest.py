@@ -23,12 +23,12 @@ def task_policy(task):
 class Airflow:
     """Runs the installed ``airflow`` command against its own AIRFLOW_HOME and database."""
 
-    def __init__(self, home: Path):
+    def __init__(self, home: Path, dags: Path = DAGS):
         self.home = home
         self.env = {
             **os.environ,
             "AIRFLOW_HOME": str(home),
-            "AIRFLOW__CORE__DAGS_FOLDER": str(DAGS),
+            "AIRFLOW__CORE__DAGS_FOLDER": str(dags),
             "AIRFLOW__CORE__LOAD_EXAMPLES": "false",
             "AIRFLOW__CORE__UNIT_TEST_MODE": "false",
         }
