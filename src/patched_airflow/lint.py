@@ -30,4 +30,7 @@ def lint_series(tree: Path, repo: Path, ruff: str) -> int:
         if LICENSE_MARKER not in (tree / path).read_text()[:1000]:
             print(f"{path}: missing the Apache license header")
             failures += 1
+    print("ruff check + format --check of this repository's own code (its pyproject.toml settings)")
+    for command in ([ruff, "check", "--no-cache", "."], [ruff, "format", "--check", "--no-cache", "."]):
+        failures += subprocess.run(command, cwd=repo).returncode != 0
     return 1 if failures else 0
