@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from patched_airflow.backends import BackendUnavailable, database_url, ensure_available
+from patched_airflow.image import check_image
 from patched_airflow.lint import lint_series
 from patched_airflow.prcheck import check_upstream_pr
 from patched_airflow.series import read_series
@@ -57,6 +58,7 @@ SUITES = [
     Suite("tool", "unit", "repo:.", ["tests/tool"], python="tools", uses_database=False),
     Suite("lint", "unit", "repo:.", [], python="tools", uses_database=False),
     Suite("upstream-pr", "unit", "repo:.", [], python="tools", uses_database=False),
+    Suite("image", "unit", "repo:.", [], python="tools", uses_database=False),
     Suite(
         "sdk",
         "unit",
@@ -95,6 +97,10 @@ CHECKS = {
     "upstream-pr": (
         "dist/upstream-pr applies with git am to a fresh pristine tree and builds the same wheels",
         lambda repo, tree, uv: check_upstream_pr(repo, repo / "build", repo / "dist", uv),
+    ),
+    "image": (
+        "the Dockerfile: hadolint, and its install step in a clean virtualenv (no Docker engine here)",
+        lambda repo, tree, uv: check_image(repo, repo / "build", repo / "dist", uv),
     ),
 }
 
