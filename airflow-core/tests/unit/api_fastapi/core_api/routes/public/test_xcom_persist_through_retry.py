@@ -23,12 +23,14 @@ again. The worker keeps the XComs that ``PATCH /execution/task-instances/{id}/ru
 through the REST API must make that answer false, and deleting an XCom entry through the REST
 API must delete it.
 
-Every person-facing clear of the public API ends in ``clear_task_instances``:
+Every person-facing clear of the public API ends in ``clear_task_instances``. Tested here:
 ``POST /dags/{dag_id}/clearTaskInstances``, ``POST /dags/{dag_id}/dagRuns/{run_id}/clear``,
-``POST /dags/{dag_id}/clearDagRuns``, and the downstream clear that marking a task instance's
-state (``PATCH .../taskInstances/{task_id}``, single or bulk) does. Each test drives the task
-instance through the Execution API routes a worker calls and the scheduler's own functions,
-makes the person's request with an admin's token, then starts the task instance again.
+``POST /dags/{dag_id}/clearDagRuns``, and the clear of failed downstream task instances that
+marking a task instance's state does (``PATCH .../taskInstances/{task_id}``, single or bulk).
+(``POST /dags/{dag_id}/clearPartitions`` and ``PATCH .../taskGroupInstances/{group_id}`` reach
+the same function.) Each test drives the task instance through the Execution API routes a worker
+calls and the scheduler's own functions, makes the person's request with an admin's token, then
+starts the task instance again.
 """
 
 from __future__ import annotations
@@ -315,9 +317,10 @@ class TestPersonClearsThroughTheRestApi:
         assert _is_automatic_restart(context) is False
         assert context["xcom_keys_to_clear"] == ["checkpoint"]
 
+    @pytest.mark.parametrize("reset_dag_runs", [True, False])
     @pytest.mark.parametrize("executor_state", [TaskInstanceState.SUCCESS, TaskInstanceState.FAILED])
     def test_clear_task_instances_while_running(
-        self, test_client, execution_client, session, dag_maker, executor_state
+        self, test_client, execution_client, session, dag_maker, executor_state, reset_dag_runs
     ):
         """
         A person clears a running task instance; its executor then reports the stopped workload.
@@ -338,6 +341,7 @@ class TestPersonClearsThroughTheRestApi:
                 "dag_run_id": dag_run.run_id,
                 "task_ids": ["task"],
                 "only_failed": False,
+                "reset_dag_runs": reset_dag_runs,
             },
         )
 
