@@ -36,19 +36,18 @@ starts the task instance again.
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import TYPE_CHECKING
 
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
-from airflow._shared.timezones import timezone
 from airflow.api_fastapi.app import cached_app
 from airflow.api_fastapi.execution_api.app import _jwt_generator
 from airflow.executors.local_executor import LocalExecutor
 from airflow.jobs.scheduler_job_runner import SchedulerJobRunner
 from airflow.models.dagbag import DBDagBag
 from airflow.models.dagrun import DagRun
-from airflow.models.taskinstance import TaskInstance
 from airflow.models.xcom import XComModel
 from airflow.providers.standard.operators.python import PythonOperator
 from airflow.utils.state import DagRunState, TaskInstanceState
@@ -59,22 +58,20 @@ from tests_common.test_utils.db import (
     clear_db_runs,
     clear_db_serialized_dags,
 )
+from unit.api_fastapi.execution_api.versions.head.test_task_instances_persist_xcom import (
+    END_DATE,
+    RUN_PAYLOAD,
+    _get_ti,
+    _is_automatic_restart,
+    _make_dag,
+    _noop,
+    _push_xcoms,
+)
+
+if TYPE_CHECKING:
+    from airflow.models.taskinstance import TaskInstance
 
 pytestmark = pytest.mark.db_test
-
-DEFAULT_DATE = timezone.datetime(2024, 10, 31)
-RUN_PAYLOAD = {
-    "state": "running",
-    "hostname": "random-hostname",
-    "unixname": "random-unixname",
-    "pid": 100,
-    "start_date": "2024-10-31T12:00:00Z",
-}
-END_DATE = "2024-10-31T12:05:00Z"
-
-
-def _noop(*_, **__):
-    return None
 
 
 @pytest.fixture
@@ -93,30 +90,6 @@ def execution_client():
 def _worker_headers(ti: TaskInstance) -> dict[str, str]:
     token = _jwt_generator().generate(extras={"sub": str(ti.id), "scope": "execution"})
     return {"Authorization": f"Bearer {token}"}
-
-
-def _make_dag(dag_maker, dag_id: str, *, retries: int = 2) -> DagRun:
-    with dag_maker(dag_id, serialized=True, schedule=None):
-        PythonOperator(
-            task_id="task",
-            python_callable=_noop,
-            retries=retries,
-            retry_delay=timedelta(0),
-            persist_xcom_through_retry=True,
-        )
-    return dag_maker.create_dagrun()
-
-
-def _get_ti(session, dag_id: str, task_id: str = "task", map_index: int = -1) -> TaskInstance:
-    """Read the task instance afresh: retries and clears give it a new id."""
-    session.expire_all()
-    return session.scalars(
-        select(TaskInstance).where(
-            TaskInstance.dag_id == dag_id,
-            TaskInstance.task_id == task_id,
-            TaskInstance.map_index == map_index,
-        )
-    ).one()
 
 
 def _get_dag_run(session, dag_id: str) -> DagRun:
@@ -172,20 +145,6 @@ def _patch_state(execution_client, ti: TaskInstance, state: str) -> None:
     assert response.status_code == 204, response.text
 
 
-def _push_xcoms(session, ti: TaskInstance, *keys: str) -> None:
-    for key in keys:
-        XComModel.set(
-            key,
-            {"from_try": ti.try_number},
-            dag_id=ti.dag_id,
-            task_id=ti.task_id,
-            run_id=ti.run_id,
-            map_index=ti.map_index,
-            session=session,
-        )
-    session.commit()
-
-
 def _xcom_keys(session, dag_id: str, map_index: int = -1) -> list[str]:
     session.expire_all()
     return sorted(
@@ -197,11 +156,6 @@ def _xcom_keys(session, dag_id: str, map_index: int = -1) -> list[str]:
             )
         )
     )
-
-
-def _is_automatic_restart(context: dict) -> bool:
-    assert "is_automatic_restart" in context, f"the run context has no is_automatic_restart: {context}"
-    return context["is_automatic_restart"]
 
 
 def _run_first_try(execution_client, session, dag_id: str, end_state: str, *xcom_keys: str) -> None:
@@ -240,7 +194,7 @@ class TestPersonClearsThroughTheRestApi:
         An ``up_for_retry`` task instance that the clear missed would start its retry, an automatic
         restart: the clear must turn that into a person's restart.
         """
-        dag_run = _make_dag(dag_maker, "cleared")
+        dag_run = _make_dag(dag_maker, "cleared", persist_xcom_through_retry=True)
         _run_first_try(execution_client, session, "cleared", state, "checkpoint", "return_value")
 
         response = test_client.post(
@@ -271,7 +225,7 @@ class TestPersonClearsThroughTheRestApi:
         self, test_client, execution_client, session, dag_maker, state
     ):
         """With ``reset_dag_runs`` the clear queues the finished run again; the task starts over."""
-        dag_run = _make_dag(dag_maker, "cleared_finished_run")
+        dag_run = _make_dag(dag_maker, "cleared_finished_run", persist_xcom_through_retry=True)
         _run_first_try(execution_client, session, "cleared_finished_run", state, "checkpoint")
         assert _finish_dag_run(session, "cleared_finished_run").state == state
 
@@ -300,7 +254,7 @@ class TestPersonClearsThroughTheRestApi:
         self, test_client, execution_client, session, dag_maker
     ):
         """The body's defaults (``only_failed``, ``reset_dag_runs``) as a plain API call sends them."""
-        _make_dag(dag_maker, "cleared_by_default", retries=0)
+        _make_dag(dag_maker, "cleared_by_default", retries=0, persist_xcom_through_retry=True)
         _run_first_try(execution_client, session, "cleared_by_default", "failed", "checkpoint")
 
         response = test_client.post(
@@ -328,7 +282,7 @@ class TestPersonClearsThroughTheRestApi:
         A workload stopped badly is reported FAILED, which sends the task instance to up_for_retry
         the way a failure would: the restart is still the person's clear.
         """
-        dag_run = _make_dag(dag_maker, "cleared_running")
+        dag_run = _make_dag(dag_maker, "cleared_running", persist_xcom_through_retry=True)
         _schedule_and_queue(session, "cleared_running")
         ti = _get_ti(session, "cleared_running")
         _start(execution_client, ti)
@@ -367,7 +321,7 @@ class TestPersonClearsThroughTheRestApi:
     @pytest.mark.parametrize("state", ["success", "failed", "up_for_retry"])
     def test_clear_dag_run(self, test_client, execution_client, session, dag_maker, route, state):
         """``POST .../dagRuns/{run_id}/clear`` and the bulk ``POST .../clearDagRuns`` clear every task."""
-        dag_run = _make_dag(dag_maker, "cleared_run")
+        dag_run = _make_dag(dag_maker, "cleared_run", persist_xcom_through_retry=True)
         _run_first_try(execution_client, session, "cleared_run", state, "checkpoint")
         _finish_dag_run(session, "cleared_run")
 
@@ -468,7 +422,7 @@ class TestDeleteXComEntryThroughTheRestApi:
 
     def test_delete_between_automatic_retries(self, test_client, execution_client, session, dag_maker):
         """A person deletes a bad checkpoint while the task waits for its retry; the retry keeps the rest."""
-        dag_run = _make_dag(dag_maker, "deleted")
+        dag_run = _make_dag(dag_maker, "deleted", persist_xcom_through_retry=True)
         _run_first_try(execution_client, session, "deleted", "up_for_retry", "checkpoint", "progress")
         url = f"/dags/deleted/dagRuns/{dag_run.run_id}/taskInstances/task/xcomEntries/checkpoint"
 
@@ -487,7 +441,7 @@ class TestDeleteXComEntryThroughTheRestApi:
         assert context["xcom_keys_to_clear"] == ["progress"]
 
     def test_delete_after_success(self, test_client, execution_client, session, dag_maker):
-        dag_run = _make_dag(dag_maker, "deleted_after_success")
+        dag_run = _make_dag(dag_maker, "deleted_after_success", persist_xcom_through_retry=True)
         _run_first_try(execution_client, session, "deleted_after_success", "success", "return_value")
 
         response = test_client.delete(
