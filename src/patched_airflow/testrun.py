@@ -27,6 +27,7 @@ from patched_airflow.image import check_image
 from patched_airflow.lint import lint_series
 from patched_airflow.prcheck import check_upstream_pr
 from patched_airflow.series import read_series
+from patched_airflow.typecheck import typecheck_series
 
 TEST_REQUIREMENTS = [
     "pytest>=8",
@@ -59,6 +60,7 @@ SUITES = [
     Suite("lint", "unit", "repo:.", [], python="tools", uses_database=False),
     Suite("upstream-pr", "unit", "repo:.", [], python="tools", uses_database=False),
     Suite("image", "unit", "repo:.", [], python="tools", uses_database=False),
+    Suite("mypy", "unit", "repo:.", [], python="tools", uses_database=False),
     Suite(
         "sdk",
         "unit",
@@ -97,6 +99,12 @@ CHECKS = {
     "upstream-pr": (
         "dist/upstream-pr applies with git am to a fresh pristine tree and builds the same wheels",
         lambda repo, tree, uv: check_upstream_pr(repo, repo / "build", repo / "dist", uv),
+    ),
+    "mypy": (
+        "the modules the series touches: no mypy error vanilla 3.3.2 does not have",
+        lambda repo, tree, uv: typecheck_series(
+            tree, repo / "build" / "venv", repo / "build" / "venv-vanilla", repo / "build"
+        ),
     ),
     "image": (
         "the Dockerfile: hadolint, and its install step in a clean virtualenv (no Docker engine here)",
