@@ -8,9 +8,6 @@ Suites:
   (pristine upstream + series) with the compatible ``tests_common`` harness in
   ``tests/upstream_compat`` and its conftest overlay.
 * ``e2e``: real Airflow processes and commands through the installed wheels (``tests/integration``).
-* ``stack``: a whole deployment of real processes (api-server, scheduler with the LocalExecutor,
-  dag-processor, triggerer) on the suite's database, driven through the REST API and the CLI
-  (``tests/e2e``, harness in ``tests/e2e/stack.py``).
 """
 
 from __future__ import annotations
@@ -90,7 +87,6 @@ SUITES = [
     ),
     Suite("core", "unit", "airflow-core", ["tests/unit"]),
     Suite("e2e", "e2e", "repo:.", ["tests/integration"]),
-    Suite("stack", "e2e", "repo:.", ["tests/e2e"]),
 ]
 
 
