@@ -423,54 +423,45 @@ class TestTIRunIsAutomaticRestart:
         assert _is_automatic_restart(context) is False
         assert context["xcom_keys_to_clear"] == ["checkpoint"]
 
-    def test_clear_while_running_then_executor_reports_success(self, client, session, dag_maker):
+    @pytest.mark.parametrize(
+        ("flag", "reported", "state_after_report"),
+        [
+            pytest.param(False, TaskInstanceState.SUCCESS, None, id="reported-success"),
+            pytest.param(True, TaskInstanceState.SUCCESS, None, id="flagged-reported-success"),
+            pytest.param(
+                True, TaskInstanceState.FAILED, TaskInstanceState.UP_FOR_RETRY, id="flagged-reported-failed"
+            ),
+        ],
+    )
+    def test_clear_while_running_then_executor_reports(
+        self, client, session, dag_maker, flag, reported, state_after_report
+    ):
         """
-        A person clears a running task instance and its executor reports the workload done.
+        A person clears a running task instance, and its executor then reports the workload.
 
-        The task instance goes RESTARTING, its worker is told to stop, the executor reports SUCCESS and
-        the scheduler makes it ready to run again, raising ``max_tries`` as a clear does.
+        The task instance goes RESTARTING and its worker is told to stop. Reported SUCCESS, the
+        scheduler makes it ready to run again and raises ``max_tries`` as a clear does. Reported FAILED
+        (a killed Celery or Kubernetes workload, or the RESTARTING task instance timing out on
+        heartbeats), the scheduler's failure handling sends it to up_for_retry without raising
+        ``max_tries``, so for a task that keeps its XComs through retries the clear raises it: it is
+        still the person's clear that starts it again.
         """
-        _make_dag(dag_maker, "cleared_running")
+        dag_id = f"cleared_running_{flag}_{reported.value}"
+        _make_dag(dag_maker, dag_id, persist_xcom_through_retry=flag)
         _schedule_and_queue(dag_maker, session)
-        ti = _get_ti(session, "cleared_running")
+        ti = _get_ti(session, dag_id)
         _start(client, ti)
         _push_xcoms(session, ti, "checkpoint")
-        clear_task_instances([_get_ti(session, "cleared_running")], session)
+        clear_task_instances([_get_ti(session, dag_id)], session)
         session.commit()
-        ti = _get_ti(session, "cleared_running")
+        ti = _get_ti(session, dag_id)
         assert ti.state == TaskInstanceState.RESTARTING
 
-        _executor_reports(session, ti, TaskInstanceState.SUCCESS)
+        _executor_reports(session, ti, reported)
 
-        assert _get_ti(session, "cleared_running").state is None
+        assert _get_ti(session, dag_id).state == state_after_report
         _schedule_and_queue(dag_maker, session)
-        context = _start(client, _get_ti(session, "cleared_running"))
-
-        assert _is_automatic_restart(context) is False
-        assert context["xcom_keys_to_clear"] == ["checkpoint"]
-
-    def test_clear_while_running_then_executor_reports_failure(self, client, session, dag_maker):
-        """
-        A person clears a running task instance and its executor reports the workload FAILED.
-
-        That happens when the stopped workload exits badly (a killed Celery or Kubernetes workload)
-        and when the RESTARTING task instance times out on heartbeats. The scheduler's failure
-        handling sends it to up_for_retry without raising ``max_tries``, so for a task that keeps its
-        XComs through retries the clear raises it: it is still the person's clear that starts it again.
-        """
-        _make_dag(dag_maker, "cleared_running_failed", persist_xcom_through_retry=True)
-        _schedule_and_queue(dag_maker, session)
-        ti = _get_ti(session, "cleared_running_failed")
-        _start(client, ti)
-        _push_xcoms(session, ti, "checkpoint")
-        clear_task_instances([_get_ti(session, "cleared_running_failed")], session)
-        session.commit()
-
-        _executor_reports(session, _get_ti(session, "cleared_running_failed"), TaskInstanceState.FAILED)
-
-        assert _get_ti(session, "cleared_running_failed").state == TaskInstanceState.UP_FOR_RETRY
-        _schedule_and_queue(dag_maker, session)
-        context = _start(client, _get_ti(session, "cleared_running_failed"))
+        context = _start(client, _get_ti(session, dag_id))
 
         assert _is_automatic_restart(context) is False
         assert context["xcom_keys_to_clear"] == ["checkpoint"]
@@ -578,6 +569,7 @@ class TestTIRunIsAutomaticRestart:
     @pytest.mark.xfail(
         reason="Known limit: a clear on the latest DAG version that lowers retries by exactly the tries "
         "used since the previous clear leaves max_tries unchanged, so the restart looks automatic.",
+        raises=AssertionError,
         strict=True,
     )
     def test_clear_on_latest_version_with_fewer_retries(self, client, session, dag_maker):
