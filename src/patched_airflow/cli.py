@@ -12,7 +12,7 @@ from pathlib import Path
 from patched_airflow import git
 from patched_airflow.demo import run_demo
 from patched_airflow.series import SeriesError, apply_series, export_series
-from patched_airflow.testrun import TEST_REQUIREMENTS, inputs_digest, run_suites
+from patched_airflow.testrun import SUITES, TEST_REQUIREMENTS, inputs_digest, run_suites
 from patched_airflow.upstream import Pins, UpstreamError, assemble_pristine
 from patched_airflow.wheels import build_wheels
 
@@ -123,6 +123,7 @@ def cmd_test(args: argparse.Namespace) -> int:
         args.pytest_args,
         args.wheels,
         args.uv,
+        args.suite,
     )
 
 
@@ -165,6 +166,12 @@ def main(argv: list[str] | None = None) -> int:
         choices=["patched", "vanilla"],
         default="patched",
         help="run the Airflow suites against vanilla 3.3.2 instead, to see the contract tests fail",
+    )
+    test.add_argument(
+        "--suite",
+        action="append",
+        choices=[suite.name for suite in SUITES],
+        help="run only this suite (repeatable); default: every suite of the test type",
     )
     test.add_argument("pytest_args", nargs="*", help="passed on to pytest (after --)")
     test.set_defaults(func=cmd_test)

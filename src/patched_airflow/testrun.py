@@ -8,6 +8,9 @@ Suites:
   (pristine upstream + series) with the compatible ``tests_common`` harness in
   ``tests/upstream_compat`` and its conftest overlay.
 * ``e2e``: real Airflow processes and commands through the installed wheels (``tests/integration``).
+* ``stack``: a whole deployment of real processes (api-server, scheduler with the LocalExecutor,
+  dag-processor, triggerer) on the suite's database, driven through the REST API and the CLI
+  (``tests/stack/contract``, harness in ``tests/stack/stack.py``).
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ from patched_airflow.image import check_image
 from patched_airflow.lint import lint_series
 from patched_airflow.prcheck import check_upstream_pr
 from patched_airflow.series import read_series
+from patched_airflow.supervisor_schema import check_supervisor_schema
 from patched_airflow.typecheck import typecheck_series
 
 TEST_REQUIREMENTS = [
@@ -39,6 +43,8 @@ TEST_REQUIREMENTS = [
     "pyarrow",
     "psycopg2-binary",
     "asyncpg",
+    # The stack suite's CeleryExecutor deployment (Redis broker); common-io comes with apache-airflow.
+    "apache-airflow-providers-celery==3.26.0",
 ]
 
 
@@ -70,6 +76,8 @@ SUITES = [
             "tests/task_sdk/bases/test_decorator.py",
             "tests/task_sdk/definitions/test_mappedoperator.py",
             "tests/task_sdk/execution_time/test_task_runner.py",
+            "tests/task_sdk/execution_time/schema",
+            "tests/task_sdk/execution_time/test_supervisor_schemas_name_type_sync.py",
         ],
         deselect={
             "tests/task_sdk/bases/test_operator.py::TestExecutorSafeguard::test_decorated_operators": (
@@ -87,14 +95,18 @@ SUITES = [
     ),
     Suite("core", "unit", "airflow-core", ["tests/unit"]),
     Suite("e2e", "e2e", "repo:.", ["tests/integration"]),
+    Suite("stack", "e2e", "repo:.", ["tests/stack/contract"]),
 ]
 
 
 # Suites that are checks of the tool's own, not pytest runs: (title, check(repo, tree, uv) -> exit code).
 CHECKS = {
     "lint": (
-        "the series under upstream's ruff settings, and this repository",
-        lambda repo, tree, uv: lint_series(tree, repo, str(Path(sys.executable).parent / "ruff")),
+        "the series under upstream's ruff settings, and this repository; generated files up to date",
+        lambda repo, tree, uv: (
+            lint_series(tree, repo, str(Path(sys.executable).parent / "ruff"))
+            | check_supervisor_schema(tree, repo / "build" / "venv")
+        ),
     ),
     "upstream-pr": (
         "dist/upstream-pr applies with git am to a fresh pristine tree and builds the same wheels",
@@ -136,6 +148,7 @@ def run_suites(
     pytest_args: list[str],
     wheels: str = "patched",
     uv: str = "uv",
+    only: list[str] | None = None,
 ) -> int:
     overlay = repo / "tests" / "upstream_compat" / "overlay"
     test_tree = repo / "build" / "testtree"
@@ -166,6 +179,8 @@ def run_suites(
         }
         for suite in SUITES:
             if test_type != "all" and suite.kind != test_type:
+                continue
+            if only and suite.name not in only:
                 continue
             if wheels == "vanilla" and suite.python == "tools":
                 continue

@@ -1,0 +1,639 @@
+"""
+A real Airflow deployment for end-to-end tests, in the spirit of breeze's ``start-airflow``.
+
+``AirflowStack`` runs the installed ``airflow`` command on a throwaway ``AIRFLOW_HOME`` and a
+metadata database (SQLite or PostgreSQL): ``airflow db migrate``, then the api-server, scheduler
+(LocalExecutor), dag-processor and triggerer as subprocesses, each in its own process group with
+its output in ``<home>/stack-logs/<component>.log``. The REST API is used with a token from
+``/auth/token`` (SimpleAuthManager, all users admins).
+
+Typical use (``conftest.py`` does this once per test session)::
+
+    stack = AirflowStack(home, dags=[Path("tests/stack/contract/dags")])
+    stack.start()  # db migrate, the four components, wait until healthy and the Dags are parsed
+    run_id = stack.trigger("my_dag", conf={...})
+    stack.wait_for_run("my_dag", run_id)
+    assert stack.xcom("my_dag", run_id, "my_task", "checkpoint") == 100
+    stack.stop()
+
+Fault injection builds on ``kill``/``signal``/``restart`` of a component, ``task_pids`` and
+``config`` (any ``[section] option`` as ``{"section": {"option": value}}``).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterable, Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+COMPONENTS = ("api-server", "scheduler", "dag-processor", "triggerer")
+# Components reported by /api/v2/monitor/health, by command name.
+HEALTH_KEYS = {"scheduler": "scheduler", "dag-processor": "dag_processor", "triggerer": "triggerer"}
+TERMINAL_TI_STATES = {"success", "failed", "skipped", "upstream_failed", "removed"}
+TERMINAL_RUN_STATES = {"success", "failed"}
+
+
+class StackError(AssertionError):
+    """Something in the stack did not happen in time, or a component died; the message says what."""
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def default_config(port: int, parallelism: int) -> dict[str, dict[str, Any]]:
+    """Short intervals and timeouts, so that a test waits seconds, not minutes."""
+    return {
+        "core": {
+            "executor": "LocalExecutor",
+            "parallelism": parallelism,
+            "load_examples": False,
+            "unit_test_mode": False,
+            "execution_api_server_url": f"http://127.0.0.1:{port}/execution/",
+            "auth_manager": "airflow.api_fastapi.auth.managers.simple.simple_auth_manager.SimpleAuthManager",
+            "simple_auth_manager_all_admins": True,
+            "dags_are_paused_at_creation": True,
+            "min_serialized_dag_update_interval": 5,
+        },
+        "api": {"host": "127.0.0.1", "port": port, "workers": 1, "secret_key": secrets.token_hex(16)},
+        "api_auth": {"jwt_secret": secrets.token_hex(32)},
+        "scheduler": {
+            "scheduler_heartbeat_sec": 2,
+            "job_heartbeat_sec": 2,
+            "scheduler_idle_sleep_time": 0.5,
+            # A task whose worker stopped heartbeating is failed (and retried) after this; the fault
+            # tests set it low. On a loaded 2-core machine a healthy task's heartbeat can lag by tens
+            # of seconds (SQLite lock waits in the api-server), so the default leaves room.
+            "task_instance_heartbeat_timeout": 120,
+            "task_instance_heartbeat_timeout_detection_interval": 5,
+            # A scheduler whose own heartbeat is older than this is taken for dead, and the task
+            # instances it queued are reset (a new try) -- by itself too, when it was merely slow.
+            "scheduler_health_check_threshold": 120,
+            "orphaned_tasks_check_interval": 30,
+            "task_queued_timeout": 300,
+            "task_queued_timeout_check_interval": 30,
+            "max_tis_per_query": 64,
+        },
+        # A task's API call waits this long before it gives up and retries; the retry of a call the
+        # server did make ends in a 409 (e.g. "TI was not in the running state"), so be patient.
+        "workers": {"min_heartbeat_interval": 2, "execution_api_timeout": 30},
+        "dag_processor": {
+            "refresh_interval": 5,  # look for new Dag files every 5s (stack.add_dag_file)
+            "min_file_process_interval": 60,
+            "bundle_refresh_check_interval": 2,
+            "parsing_processes": 1,
+            "print_stats_interval": 300,
+        },
+        "triggerer": {"job_heartbeat_sec": 2},
+        "logging": {"logging_level": "INFO"},
+    }
+
+
+def config_env(config: dict[str, dict[str, Any]]) -> dict[str, str]:
+    def text(value: Any) -> str:
+        return str(value) if not isinstance(value, bool) else ("True" if value else "False")
+
+    return {
+        f"AIRFLOW__{section.upper()}__{option.upper()}": text(value)
+        for section, options in config.items()
+        for option, value in options.items()
+        if value is not None
+    }
+
+
+class AirflowStack:
+    """An Airflow deployment of real processes on a throwaway home; see the module docstring."""
+
+    def __init__(
+        self,
+        home: Path,
+        dags: Iterable[Path] = (),
+        *,
+        venv: Path | None = None,
+        database_url: str | None = None,
+        parallelism: int = 4,
+        config: dict[str, dict[str, Any]] | None = None,
+        components: Iterable[str] = COMPONENTS,
+    ):
+        self.home = Path(home)
+        self.home.mkdir(parents=True, exist_ok=True)
+        self.dags_folder = self.home / "dags"
+        self.dags_folder.mkdir(exist_ok=True)
+        for source in dags:
+            self._copy_dags(Path(source))
+        self.state_dir = self.home / "task-state"  # for files tasks wait on or count with
+        self.state_dir.mkdir(exist_ok=True)
+        self.logs = self.home / "stack-logs"
+        self.logs.mkdir(exist_ok=True)
+        venv = venv or Path(os.environ.get("PATCHED_AIRFLOW_VENV") or Path(sys.executable).parents[1])
+        self.airflow = str(venv / "bin" / "airflow")
+        self.database_url = (
+            database_url
+            or os.environ.get("AIRFLOW__DATABASE__SQL_ALCHEMY_CONN")
+            or f"sqlite:///{self.home}/airflow.db"
+        )
+        self.backend = self.database_url.split(":", 1)[0].split("+", 1)[0]
+        self.port = free_port()
+        self.base_url = f"http://127.0.0.1:{self.port}"
+        self.config = default_config(self.port, parallelism)
+        for section, options in (config or {}).items():
+            self.config.setdefault(section, {}).update(options)
+        self.config["core"]["dags_folder"] = str(self.dags_folder)
+        self.config.setdefault("database", {})["sql_alchemy_conn"] = self.database_url
+        if self.backend == "sqlite":
+            self._sqlite_busy_timeout()
+        self.components = tuple(components)
+        self.env = self._environment()
+        self.processes: dict[str, subprocess.Popen] = {}
+        self._log_files: dict[str, Any] = {}
+        self._client: httpx.Client | None = None
+
+    # -- environment -------------------------------------------------------------------------
+
+    def _sqlite_busy_timeout(self, seconds: int = 60) -> None:
+        """Let SQLite writers wait for the lock longer than pysqlite's default 5 seconds.
+
+        Five components write to one file; on a busy machine a scheduler transaction can hold the
+        lock for more than 5s, and the api-server then fails the task instance whose state update
+        hit "database is locked" (``ti_update_state`` marks it FAILED on any error, ignoring
+        retries). ``$AIRFLOW_HOME/config`` is on every component's ``sys.path``.
+        """
+        config = self.home / "config"
+        config.mkdir(exist_ok=True)
+        (config / "e2e_stack_sqlite.py").write_text(
+            f'CONNECT_ARGS = {{"timeout": {seconds}}}\nCONNECT_ARGS_ASYNC = {{"timeout": {seconds}}}\n'
+        )
+        self.config["database"].setdefault("sql_alchemy_connect_args", "e2e_stack_sqlite.CONNECT_ARGS")
+        self.config["database"].setdefault(
+            "sql_alchemy_connect_args_async", "e2e_stack_sqlite.CONNECT_ARGS_ASYNC"
+        )
+
+    def _copy_dags(self, source: Path) -> None:
+        files = [source] if source.is_file() else sorted(source.glob("*.py"))
+        for path in files:
+            shutil.copy2(path, self.dags_folder / path.name)
+
+    def _environment(self) -> dict[str, str]:
+        env = {
+            key: value
+            for key, value in os.environ.items()
+            # The suite runner's settings for other suites (unit test mode, the compat harness on
+            # PYTHONPATH) and any Airflow setting of the caller's do not leak into the deployment.
+            if not key.startswith("AIRFLOW__") and key not in {"PYTHONPATH", "AIRFLOW_CONFIG"}
+        }
+        env.update(config_env(self.config))
+        env["AIRFLOW_HOME"] = str(self.home)
+        env["PYTHONUNBUFFERED"] = "1"
+        return env
+
+    def add_dag_file(self, path: Path | str, text: str | None = None) -> Path:
+        """Copy a Dag file (or write ``text`` under that name) into the dags folder."""
+        target = self.dags_folder / Path(path).name
+        if text is None:
+            shutil.copy2(path, target)
+        else:
+            target.write_text(text)
+        return target
+
+    # -- processes ---------------------------------------------------------------------------
+
+    def cli(self, *args: str, check: bool = True, timeout: float = 300) -> subprocess.CompletedProcess:
+        """Run ``airflow <args>`` against this deployment."""
+        result = subprocess.run(
+            [self.airflow, *args], env=self.env, capture_output=True, text=True, timeout=timeout
+        )
+        if check and result.returncode != 0:
+            raise StackError(
+                f"airflow {' '.join(args)} exited {result.returncode}:\n"
+                f"{result.stdout[-2000:]}\n{result.stderr[-4000:]}"
+            )
+        return result
+
+    def migrate(self) -> None:
+        self.cli("db", "migrate", timeout=900)
+
+    def start(self, timeout: float = 300, wait_for_dags: Iterable[str] = ()) -> AirflowStack:
+        """``db migrate``, start every component, wait until healthy and ``wait_for_dags`` are parsed."""
+        started = time.monotonic()
+        self.migrate()
+        for component in self.components:
+            self.start_component(component)
+        self.wait_healthy(timeout=max(30.0, timeout - (time.monotonic() - started)))
+        # The first Execution API request builds its versioned routes (seconds on a busy machine),
+        # longer than a task's request timeout: make it now, not in the first task.
+        self.request("GET", "/execution/health", headers={"Airflow-API-Version": "2026-06-30"})
+        if wait_for_dags:
+            self.wait_for_dags(wait_for_dags, timeout=max(60.0, timeout - (time.monotonic() - started)))
+        return self
+
+    def start_component(self, component: str) -> subprocess.Popen:
+        if (process := self.processes.get(component)) and process.poll() is None:
+            raise StackError(f"{component} is already running (pid {process.pid})")
+        log = open(self.logs / f"{component}.log", "ab")  # closed in stop_component
+        log.write(f"\n===== starting airflow {component} at {time.strftime('%X')}\n".encode())
+        log.flush()
+        args = [self.airflow, component]
+        if component == "api-server":
+            args += ["--host", "127.0.0.1", "--port", str(self.port), "--workers", "1"]
+        process = subprocess.Popen(
+            args,
+            env=self.env,
+            cwd=self.home,
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,  # its own process group: stop() reaches its workers too
+        )
+        self.processes[component] = process
+        self._log_files[component] = log
+        return process
+
+    def signal(self, component: str, sig: int) -> None:
+        """Send ``sig`` to the component's main process only (e.g. SIGKILL to simulate a crash)."""
+        os.kill(self.processes[component].pid, sig)
+
+    def kill(self, component: str) -> None:
+        """SIGKILL the component's whole process group, as a machine crash would; no cleanup runs."""
+        process = self.processes[component]
+        _killpg(process.pid, signal.SIGKILL)
+        process.wait(timeout=30)
+
+    def stop_component(self, component: str, grace: float = 20) -> int | None:
+        """SIGTERM the component's process group, then SIGKILL what is left after ``grace`` seconds."""
+        process = self.processes.get(component)
+        if process is None:
+            return None
+        if process.poll() is None:
+            _killpg(process.pid, signal.SIGTERM)
+            try:
+                process.wait(timeout=grace)
+            except subprocess.TimeoutExpired:
+                pass
+        # Children (task supervisors, uvicorn and parsing workers) may outlive their parent.
+        _killpg(process.pid, signal.SIGKILL)
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            pass
+        if log := self._log_files.pop(component, None):
+            log.close()
+        return process.returncode
+
+    def restart(self, component: str, timeout: float = 120) -> None:
+        self.stop_component(component)
+        self.start_component(component)
+        self.wait_healthy(timeout=timeout)
+
+    def stop(self) -> dict[str, int | None]:
+        """Stop every component: the scheduler first (it owns the task processes), the API last."""
+        order = [c for c in ("scheduler", "triggerer", "dag-processor", "api-server") if c in self.processes]
+        order += [c for c in self.processes if c not in order]
+        codes = {component: self.stop_component(component) for component in order}
+        if self._client is not None:
+            self._client.close()
+            self._client = None
+        return codes
+
+    def dead_components(self) -> dict[str, int]:
+        return {
+            name: process.returncode for name, process in self.processes.items() if process.poll() is not None
+        }
+
+    def check_alive(self) -> None:
+        """Raise, with the end of its log, if a component exited."""
+        if dead := {n: c for n, c in self.dead_components().items() if n in self._log_files}:
+            raise StackError(
+                "Airflow component(s) exited: "
+                + ", ".join(f"{n} (exit {c})" for n, c in dead.items())
+                + "\n"
+                + self.log_tails(dead)
+            )
+
+    def log_tail(self, component: str, lines: int = 40) -> str:
+        path = self.logs / f"{component}.log"
+        if not path.exists():
+            return ""
+        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+
+    def log_tails(self, components: Iterable[str] | None = None, lines: int = 40) -> str:
+        return "\n".join(
+            f"----- {component} ({self.logs / (component + '.log')}), last {lines} lines\n"
+            + self.log_tail(component, lines)
+            for component in (components or self.processes)
+        )
+
+    def cpu_seconds(self) -> dict[str, float]:
+        """CPU time used so far by each component's process group (with reaped children)."""
+        ticks = os.sysconf("SC_CLK_TCK")
+        used = {}
+        for name, process in self.processes.items():
+            total = 0
+            for pid in _process_group(process.pid):
+                try:
+                    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+                except OSError:
+                    continue
+                total += sum(int(f) for f in fields[11:15])  # utime, stime, cutime, cstime
+            used[name] = total / ticks
+        return used
+
+    def task_pids(self) -> list[int]:
+        """Pids of the task processes (supervisors and tasks) of this deployment's scheduler."""
+        scheduler = self.processes.get("scheduler")
+        if scheduler is None or scheduler.poll() is not None:
+            return []
+        return [pid for pid in _process_group(scheduler.pid) if pid != scheduler.pid]
+
+    # -- waiting -----------------------------------------------------------------------------
+
+    def wait_until(
+        self, predicate: Callable[[], Any], timeout: float, what: str, interval: float = 1.0
+    ) -> Any:
+        """Poll ``predicate`` until it returns something truthy; fail fast if a component dies."""
+        deadline = time.monotonic() + timeout
+        last_error: Exception | None = None
+        while True:
+            self.check_alive()
+            try:
+                if result := predicate():
+                    return result
+                last_error = None
+            except (httpx.HTTPError, StackError) as e:
+                last_error = e
+            if time.monotonic() > deadline:
+                detail = f" (last error: {last_error})" if last_error else ""
+                raise StackError(f"timed out after {timeout:.0f}s waiting for {what}{detail}")
+            time.sleep(interval)
+
+    def health(self) -> dict[str, Any]:
+        response = httpx.get(f"{self.base_url}/api/v2/monitor/health", timeout=10)
+        response.raise_for_status()
+        return response.json()
+
+    def wait_healthy(self, timeout: float = 180) -> None:
+        def healthy() -> bool:
+            status = self.health()
+            return all(
+                (status.get(HEALTH_KEYS[c]) or {}).get("status") == "healthy"
+                for c in self.processes
+                if c in HEALTH_KEYS
+            )
+
+        self.wait_until(healthy, timeout, f"{', '.join(self.processes)} to be healthy", interval=1)
+
+    def wait_for_dags(self, dag_ids: Iterable[str], timeout: float = 180) -> None:
+        """Wait until the dag-processor has serialized ``dag_ids``, and report import errors."""
+        missing = set(dag_ids)
+
+        def parsed() -> bool:
+            for dag_id in sorted(missing):
+                if self.request("GET", f"/api/v2/dags/{dag_id}", expect=(200, 404)).status_code == 200:
+                    missing.discard(dag_id)
+            if missing and (errors := self.get("/api/v2/importErrors")["import_errors"]):
+                raise AssertionError(f"Dag import errors: {json.dumps(errors, indent=1)[:4000]}")
+            return not missing
+
+        self.wait_until(parsed, timeout, f"Dags {sorted(missing)} to be parsed")
+
+    # -- REST API ----------------------------------------------------------------------------
+
+    @property
+    def client(self) -> httpx.Client:
+        if self._client is None:
+            token = httpx.get(f"{self.base_url}/auth/token", timeout=30).json()["access_token"]
+            self._client = httpx.Client(
+                base_url=self.base_url, headers={"Authorization": f"Bearer {token}"}, timeout=60
+            )
+        return self._client
+
+    def request(self, method: str, path: str, expect: Iterable[int] = (200,), **kwargs) -> httpx.Response:
+        response = self.client.request(method, path, **kwargs)
+        if response.status_code not in tuple(expect):
+            raise StackError(f"{method} {path} -> {response.status_code}: {response.text[:2000]}")
+        return response
+
+    def get(self, path: str, **params) -> Any:
+        return self.request("GET", path, params=params).json()
+
+    def unpause(self, dag_id: str) -> None:
+        self.request("PATCH", f"/api/v2/dags/{dag_id}", json={"is_paused": False})
+
+    def trigger(self, dag_id: str, conf: dict | None = None, run_id: str | None = None) -> str:
+        """Unpause ``dag_id`` and trigger a manual run through the REST API; return its run id."""
+        self.unpause(dag_id)
+        body: dict[str, Any] = {"logical_date": None, "conf": conf or {}}
+        if run_id:
+            body["dag_run_id"] = run_id
+        return self.request("POST", f"/api/v2/dags/{dag_id}/dagRuns", json=body).json()["dag_run_id"]
+
+    def dag_run(self, dag_id: str, run_id: str) -> dict[str, Any]:
+        return self.get(f"/api/v2/dags/{dag_id}/dagRuns/{run_id}")
+
+    def wait_for_run(
+        self, dag_id: str, run_id: str, state: str = "success", timeout: float = 300
+    ) -> dict[str, Any]:
+        """Wait for the run to reach ``state``; fail at once if it ends in another state."""
+
+        def reached() -> dict[str, Any] | None:
+            run = self.dag_run(dag_id, run_id)
+            if run["state"] == state:
+                return run
+            if run["state"] in TERMINAL_RUN_STATES:
+                raise AssertionError(
+                    f"run {dag_id}/{run_id} ended {run['state']}, expected {state}:\n"
+                    + self.describe_run(dag_id, run_id)
+                )
+            return None
+
+        try:
+            return self.wait_until(reached, timeout, f"run {dag_id}/{run_id} to be {state}")
+        except StackError as e:
+            raise StackError(f"{e}\n{self.describe_run(dag_id, run_id)}") from None
+
+    def task_instance(self, dag_id: str, run_id: str, task_id: str, map_index: int = -1) -> dict[str, Any]:
+        suffix = f"/{map_index}" if map_index >= 0 else ""
+        return self.get(f"/api/v2/dags/{dag_id}/dagRuns/{run_id}/taskInstances/{task_id}{suffix}")
+
+    def task_instances(self, dag_id: str, run_id: str, task_id: str | None = None) -> list[dict[str, Any]]:
+        """Every task instance of the run (of ``task_id``: every map index), following pages."""
+        found: list[dict[str, Any]] = []
+        params: dict[str, Any] = {"limit": 100}
+        if task_id:
+            params["task_id"] = task_id
+        while True:
+            page = self.get(
+                f"/api/v2/dags/{dag_id}/dagRuns/{run_id}/taskInstances", offset=len(found), **params
+            )
+            found += page["task_instances"]
+            if not page["task_instances"] or len(found) >= page["total_entries"]:
+                return found
+
+    def wait_for_ti(
+        self,
+        dag_id: str,
+        run_id: str,
+        task_id: str,
+        states: str | Iterable[str],
+        map_index: int = -1,
+        timeout: float = 300,
+        condition: Callable[[dict[str, Any]], bool] | None = None,
+    ) -> dict[str, Any]:
+        """Wait until the task instance is in one of ``states`` (and ``condition(ti)`` holds)."""
+        wanted = {states} if isinstance(states, str) else set(states)
+
+        def reached() -> dict[str, Any] | None:
+            ti = self.task_instance(dag_id, run_id, task_id, map_index)
+            if ti["state"] in wanted and (condition is None or condition(ti)):
+                return ti
+            return None
+
+        try:
+            return self.wait_until(reached, timeout, f"{dag_id}/{run_id}/{task_id}[{map_index}] in {wanted}")
+        except StackError as e:
+            raise StackError(f"{e}\n{self.describe_run(dag_id, run_id)}") from None
+
+    def tries(self, dag_id: str, run_id: str, task_id: str, map_index: int = -1) -> list[dict[str, Any]]:
+        """Every try of the task instance (task_instance_history plus the current one)."""
+        suffix = f"/{map_index}" if map_index >= 0 else ""
+        path = f"/api/v2/dags/{dag_id}/dagRuns/{run_id}/taskInstances/{task_id}{suffix}/tries"
+        return self.get(path)["task_instances"]
+
+    def xcom_keys(self, dag_id: str, run_id: str, task_id: str, map_index: int = -1) -> set[str]:
+        path = f"/api/v2/dags/{dag_id}/dagRuns/{run_id}/taskInstances/{task_id}/xcomEntries"
+        entries = self.get(path, map_index=map_index, limit=100)["xcom_entries"]
+        return {entry["key"] for entry in entries}
+
+    def xcom(
+        self, dag_id: str, run_id: str, task_id: str, key: str = "return_value", map_index: int = -1
+    ) -> Any:
+        """The XCom's value through the REST API, or ``MISSING`` if there is no such XCom."""
+        path = f"/api/v2/dags/{dag_id}/dagRuns/{run_id}/taskInstances/{task_id}/xcomEntries/{key}"
+        response = self.request("GET", path, expect=(200, 404), params={"map_index": map_index})
+        if response.status_code == 404:
+            return MISSING
+        value = response.json()["value"]
+        # Native responses carry the value as stored: JSON text for the standard backend.
+        if isinstance(value, str):
+            try:
+                return json.loads(value)
+            except ValueError:
+                return value
+        return value
+
+    def clear_via_rest(self, dag_id: str, run_id: str, task_ids: list, **body: Any) -> list[dict[str, Any]]:
+        """A person's clear through ``POST /api/v2/dags/{dag_id}/clearTaskInstances``.
+
+        ``task_ids`` entries are task ids or ``[task_id, map_index]``. Unlike the API's defaults,
+        this clears for real (``dry_run=False``) and whatever the state (``only_failed=False``).
+        """
+        payload = {"dry_run": False, "only_failed": False, "dag_run_id": run_id, "task_ids": task_ids, **body}
+        response = self.request("POST", f"/api/v2/dags/{dag_id}/clearTaskInstances", json=payload)
+        return response.json()["task_instances"]
+
+    def clear_via_cli(self, dag_id: str, task_ids: str, *args: str) -> subprocess.CompletedProcess:
+        """A person's clear through ``airflow tasks clear -y -t <task_ids> <dag_id>``.
+
+        It clears every run of the Dag unless ``args`` has ``--start-date``/``--end-date`` (which
+        match logical dates: a manual run triggered with ``logical_date=None`` has none). Despite
+        its help text ("regex"), ``-t`` is a *substring* of the task ids in Airflow 3.3
+        (``SerializedDAG.partial_subset``): ``^work$`` matches nothing, and the command still
+        exits 0 having cleared nothing.
+        """
+        return self.cli("tasks", "clear", "-y", "-t", task_ids, *args, dag_id)
+
+    def task_log(self, dag_id: str, run_id: str, task_id: str, try_number: int, map_index: int = -1) -> str:
+        path = f"/api/v2/dags/{dag_id}/dagRuns/{run_id}/taskInstances/{task_id}/logs/{try_number}"
+        response = self.request(
+            "GET",
+            path,
+            params={"map_index": map_index, "full_content": True},
+            headers={"Accept": "application/x-ndjson"},
+        )
+        return response.text
+
+    def describe_run(self, dag_id: str, run_id: str) -> str:
+        """The run's task instances with state and try number, for failure messages."""
+        try:
+            tis = self.task_instances(dag_id, run_id)
+        except Exception as e:  # the API itself may be what failed
+            return f"(cannot list task instances of {dag_id}/{run_id}: {e})"
+        states: dict[tuple[str, str, int], int] = {}
+        for ti in tis:
+            key = (ti["task_id"], ti["state"], ti["try_number"])
+            states[key] = states.get(key, 0) + 1
+        return "\n".join(
+            f"  {task_id}: {count} x state={state} try={try_number}"
+            for (task_id, state, try_number), count in sorted(states.items(), key=str)
+        )
+
+
+# Deployments running in this pytest session (conftest.py adds their log tails to failure reports),
+# and what went wrong when one stopped.
+LIVE: list[AirflowStack] = []
+TEARDOWN_PROBLEMS: list[str] = []
+
+
+@contextlib.contextmanager
+def deployment(
+    home: Path, dags: Iterable[Path] = (), wait_for_dags: Iterable[str] = (), **kwargs: Any
+) -> Iterator[AirflowStack]:
+    """Start an ``AirflowStack`` (``kwargs`` as for the class), yield it, stop it whatever happens.
+
+    A component that died during the session, or exited badly when stopped, is recorded in
+    ``TEARDOWN_PROBLEMS`` with the end of every log; the session summary prints them.
+    """
+    stack = AirflowStack(home, dags, **kwargs)
+    LIVE.append(stack)
+    try:
+        stack.start(wait_for_dags=wait_for_dags)
+        yield stack
+    finally:
+        dead = stack.dead_components()
+        codes = stack.stop()
+        LIVE.remove(stack)
+        if dead or any(code not in (0, -15, None) for code in codes.values()):
+            TEARDOWN_PROBLEMS.append(
+                f"{stack.home}: died during the session: {dead}; exit codes at teardown: {codes}\n"
+                + stack.log_tails()
+            )
+
+
+class _Missing:
+    def __repr__(self) -> str:
+        return "MISSING"
+
+
+MISSING = _Missing()
+
+
+def _killpg(pgid: int, sig: int) -> None:
+    try:
+        os.killpg(pgid, sig)
+    except (ProcessLookupError, PermissionError):
+        pass
+
+
+def _process_group(pgid: int) -> list[int]:
+    pids = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[2]) == pgid:
+            pids.append(int(stat.parent.name))
+    return pids
