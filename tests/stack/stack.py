@@ -43,6 +43,8 @@ COMPONENTS = ("api-server", "scheduler", "dag-processor", "triggerer")
 HEALTH_KEYS = {"scheduler": "scheduler", "dag-processor": "dag_processor", "triggerer": "triggerer"}
 TERMINAL_TI_STATES = {"success", "failed", "skipped", "upstream_failed", "removed"}
 TERMINAL_RUN_STATES = {"success", "failed"}
+# Seconds an SQLite writer waits for the lock (pysqlite's default is 5); see _sqlite_busy_timeout.
+SQLITE_BUSY_TIMEOUT = 60
 
 
 class StackError(AssertionError):
@@ -69,7 +71,14 @@ def default_config(port: int, parallelism: int) -> dict[str, dict[str, Any]]:
             "dags_are_paused_at_creation": True,
             "min_serialized_dag_update_interval": 5,
         },
-        "api": {"host": "127.0.0.1", "port": port, "workers": 1, "secret_key": secrets.token_hex(16)},
+        "api": {
+            "host": "127.0.0.1",
+            "port": port,
+            "workers": 1,
+            "secret_key": secrets.token_hex(16),
+            # A 500 names the failed statement and the database's error (see AirflowStack.request).
+            "expose_stacktrace": True,
+        },
         "api_auth": {"jwt_secret": secrets.token_hex(32)},
         "scheduler": {
             "scheduler_heartbeat_sec": 2,
@@ -89,8 +98,9 @@ def default_config(port: int, parallelism: int) -> dict[str, dict[str, Any]]:
             "max_tis_per_query": 64,
         },
         # A task's API call waits this long before it gives up and retries; the retry of a call the
-        # server did make ends in a 409 (e.g. "TI was not in the running state"), so be patient.
-        "workers": {"min_heartbeat_interval": 2, "execution_api_timeout": 30},
+        # server did make ends in a 409 (e.g. "TI was not in the running state"), so it must outlast
+        # the api-server's longest stall: SQLITE_BUSY_TIMEOUT (see AirflowStack.request).
+        "workers": {"min_heartbeat_interval": 2, "execution_api_timeout": SQLITE_BUSY_TIMEOUT + 30},
         "dag_processor": {
             "refresh_interval": 5,  # look for new Dag files every 5s (stack.add_dag_file)
             "min_file_process_interval": 60,
@@ -164,7 +174,7 @@ class AirflowStack:
 
     # -- environment -------------------------------------------------------------------------
 
-    def _sqlite_busy_timeout(self, seconds: int = 60) -> None:
+    def _sqlite_busy_timeout(self, seconds: int = SQLITE_BUSY_TIMEOUT) -> None:
         """Let SQLite writers wait for the lock longer than pysqlite's default 5 seconds.
 
         Five components write to one file; on a busy machine a scheduler transaction can hold the
@@ -416,12 +426,28 @@ class AirflowStack:
         if self._client is None:
             token = httpx.get(f"{self.base_url}/auth/token", timeout=30).json()["access_token"]
             self._client = httpx.Client(
-                base_url=self.base_url, headers={"Authorization": f"Bearer {token}"}, timeout=60
+                base_url=self.base_url,
+                headers={"Authorization": f"Bearer {token}"},
+                timeout=SQLITE_BUSY_TIMEOUT + 60,  # longer than a stall (below), to see its answer
             )
         return self._client
 
     def request(self, method: str, path: str, expect: Iterable[int] = (200,), **kwargs) -> httpx.Response:
-        response = self.client.request(method, path, **kwargs)
+        """A REST call; a write the api-server refused with "database is locked" is made again.
+
+        On SQLite the api-server can stall itself: the audit log of a REST write
+        (``api_fastapi/logging/decorators.py``, an ``async`` dependency) commits with the blocking
+        sync session on the event loop, and when another request of the same process holds the write
+        lock and needs the loop to commit, both wait until the audit insert gives up after
+        SQLITE_BUSY_TIMEOUT and the write answers 500 "database is locked" (upstream 3.3.2). The
+        audit log runs before the endpoint, so the endpoint did nothing and the write can be made
+        again, as a person would click again.
+        """
+        for attempt in range(3):
+            response = self.client.request(method, path, **kwargs)
+            if not _audit_log_was_locked(response):
+                break
+            print(f"{method} {path}: 500 database is locked (attempt {attempt + 1}), making it again")
         if response.status_code not in tuple(expect):
             raise StackError(f"{method} {path} -> {response.status_code}: {response.text[:2000]}")
         return response
@@ -610,6 +636,18 @@ def deployment(
                 f"{stack.home}: died during the session: {dead}; exit codes at teardown: {codes}\n"
                 + stack.log_tails()
             )
+
+
+def _audit_log_was_locked(response: httpx.Response) -> bool:
+    """Whether the api-server answered that the audit log insert of a REST write hit the lock."""
+    if response.status_code != 500:
+        return False
+    detail = response.json().get("detail")
+    return (
+        isinstance(detail, dict)
+        and detail.get("orig_error") == "database is locked"
+        and str(detail.get("statement", "")).startswith("INSERT INTO log ")
+    )
 
 
 class _Missing:
