@@ -2,9 +2,10 @@
 A real Airflow deployment for end-to-end tests, in the spirit of breeze's ``start-airflow``.
 
 ``AirflowStack`` runs the installed ``airflow`` command on a throwaway ``AIRFLOW_HOME`` and a
-metadata database (SQLite or PostgreSQL): ``airflow db migrate``, then the api-server, scheduler
-(LocalExecutor), dag-processor and triggerer as subprocesses, each in its own process group with
-its output in ``<home>/stack-logs/<component>.log``. The REST API is used with a token from
+metadata database (SQLite or PostgreSQL): ``airflow db migrate``, then the api-server (REST API and
+UI), a second api-server process for the Execution API, the scheduler (LocalExecutor), the
+dag-processor and the triggerer as subprocesses, each in its own process group with its output in
+``<home>/stack-logs/<component>.log``. The REST API is used with a token from
 ``/auth/token`` (SimpleAuthManager, all users admins).
 
 Typical use (``conftest.py`` does this once per test session)::
@@ -38,7 +39,9 @@ from typing import Any
 
 import httpx
 
-COMPONENTS = ("api-server", "scheduler", "dag-processor", "triggerer")
+# The api-server runs the REST API and UI (``--apps core``); "execution-api" is a second api-server
+# process with the Execution API the tasks talk to (``--apps execution``). See AirflowStack.__init__.
+COMPONENTS = ("api-server", "execution-api", "scheduler", "dag-processor", "triggerer")
 # Components reported by /api/v2/monitor/health, by command name.
 HEALTH_KEYS = {"scheduler": "scheduler", "dag-processor": "dag_processor", "triggerer": "triggerer"}
 TERMINAL_TI_STATES = {"success", "failed", "skipped", "upstream_failed", "removed"}
@@ -57,7 +60,7 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def default_config(port: int, parallelism: int) -> dict[str, dict[str, Any]]:
+def default_config(port: int, execution_port: int, parallelism: int) -> dict[str, dict[str, Any]]:
     """Short intervals and timeouts, so that a test waits seconds, not minutes."""
     return {
         "core": {
@@ -65,7 +68,7 @@ def default_config(port: int, parallelism: int) -> dict[str, dict[str, Any]]:
             "parallelism": parallelism,
             "load_examples": False,
             "unit_test_mode": False,
-            "execution_api_server_url": f"http://127.0.0.1:{port}/execution/",
+            "execution_api_server_url": f"http://127.0.0.1:{execution_port}/execution/",
             "auth_manager": "airflow.api_fastapi.auth.managers.simple.simple_auth_manager.SimpleAuthManager",
             "simple_auth_manager_all_admins": True,
             "dags_are_paused_at_creation": True,
@@ -76,7 +79,7 @@ def default_config(port: int, parallelism: int) -> dict[str, dict[str, Any]]:
             "port": port,
             "workers": 1,
             "secret_key": secrets.token_hex(16),
-            # A 500 names the failed statement and the database's error (see AirflowStack.request).
+            # A 500 names the failed statement and the database's error, for the test's report.
             "expose_stacktrace": True,
         },
         "api_auth": {"jwt_secret": secrets.token_hex(32)},
@@ -99,7 +102,7 @@ def default_config(port: int, parallelism: int) -> dict[str, dict[str, Any]]:
         },
         # A task's API call waits this long before it gives up and retries; the retry of a call the
         # server did make ends in a 409 (e.g. "TI was not in the running state"), so it must outlast
-        # the api-server's longest stall: SQLITE_BUSY_TIMEOUT (see AirflowStack.request).
+        # the longest wait for the SQLite lock.
         "workers": {"min_heartbeat_interval": 2, "execution_api_timeout": SQLITE_BUSY_TIMEOUT + 30},
         "dag_processor": {
             "refresh_interval": 5,  # look for new Dag files every 5s (stack.add_dag_file)
@@ -157,9 +160,16 @@ class AirflowStack:
             or f"sqlite:///{self.home}/airflow.db"
         )
         self.backend = self.database_url.split(":", 1)[0].split("+", 1)[0]
+        # Two api-server processes, as a deployment that scales them apart has: on SQLite one process
+        # serving both can stall itself for the busy timeout. The audit log of a REST write (an async
+        # dependency in api_fastapi/logging/decorators.py) commits with the blocking sync session on
+        # the event loop, so a task's Execution API request in the same process that holds the write
+        # lock cannot commit until the audit insert gives up: 60s in which every writer waits, then
+        # 500s for the REST write and for the tasks' calls (seen here, upstream 3.3.2).
         self.port = free_port()
         self.base_url = f"http://127.0.0.1:{self.port}"
-        self.config = default_config(self.port, parallelism)
+        self.execution_port = free_port()
+        self.config = default_config(self.port, self.execution_port, parallelism)
         for section, options in (config or {}).items():
             self.config.setdefault(section, {}).update(options)
         self.config["core"]["dags_folder"] = str(self.dags_folder)
@@ -243,9 +253,10 @@ class AirflowStack:
         for component in self.components:
             self.start_component(component)
         self.wait_healthy(timeout=max(30.0, timeout - (time.monotonic() - started)))
-        # The first Execution API request builds its versioned routes (seconds on a busy machine),
-        # longer than a task's request timeout: make it now, not in the first task.
-        self.request("GET", "/execution/health", headers={"Airflow-API-Version": "2026-06-30"})
+        if "execution-api" in self.components:
+            # The first Execution API request builds its versioned routes (seconds on a busy
+            # machine), longer than a task's request timeout: make it now, not in the first task.
+            self.wait_until(self.execution_api_answers, 120, "the Execution API to answer")
         if wait_for_dags:
             self.wait_for_dags(wait_for_dags, timeout=max(60.0, timeout - (time.monotonic() - started)))
         return self
@@ -258,7 +269,10 @@ class AirflowStack:
         log.flush()
         args = [self.airflow, component]
         if component == "api-server":
-            args += ["--host", "127.0.0.1", "--port", str(self.port), "--workers", "1"]
+            args += ["--apps", "core", "--host", "127.0.0.1", "--port", str(self.port), "--workers", "1"]
+        elif component == "execution-api":
+            args = [self.airflow, "api-server", "--apps", "execution", "--host", "127.0.0.1"]
+            args += ["--port", str(self.execution_port), "--workers", "1"]
         process = subprocess.Popen(
             args,
             env=self.env,
@@ -310,7 +324,11 @@ class AirflowStack:
 
     def stop(self) -> dict[str, int | None]:
         """Stop every component: the scheduler first (it owns the task processes), the API last."""
-        order = [c for c in ("scheduler", "triggerer", "dag-processor", "api-server") if c in self.processes]
+        order = [
+            c
+            for c in ("scheduler", "triggerer", "dag-processor", "execution-api", "api-server")
+            if c in self.processes
+        ]
         order += [c for c in self.processes if c not in order]
         codes = {component: self.stop_component(component) for component in order}
         if self._client is not None:
@@ -394,6 +412,14 @@ class AirflowStack:
         response.raise_for_status()
         return response.json()
 
+    def execution_api_answers(self) -> bool:
+        response = httpx.get(
+            f"http://127.0.0.1:{self.execution_port}/execution/health",
+            headers={"Airflow-API-Version": "2026-06-30"},
+            timeout=120,
+        )
+        return response.status_code == 200
+
     def wait_healthy(self, timeout: float = 180) -> None:
         def healthy() -> bool:
             status = self.health()
@@ -428,26 +454,12 @@ class AirflowStack:
             self._client = httpx.Client(
                 base_url=self.base_url,
                 headers={"Authorization": f"Bearer {token}"},
-                timeout=SQLITE_BUSY_TIMEOUT + 60,  # longer than a stall (below), to see its answer
+                timeout=SQLITE_BUSY_TIMEOUT + 60,  # longer than a wait for the SQLite lock
             )
         return self._client
 
     def request(self, method: str, path: str, expect: Iterable[int] = (200,), **kwargs) -> httpx.Response:
-        """A REST call; a write the api-server refused with "database is locked" is made again.
-
-        On SQLite the api-server can stall itself: the audit log of a REST write
-        (``api_fastapi/logging/decorators.py``, an ``async`` dependency) commits with the blocking
-        sync session on the event loop, and when another request of the same process holds the write
-        lock and needs the loop to commit, both wait until the audit insert gives up after
-        SQLITE_BUSY_TIMEOUT and the write answers 500 "database is locked" (upstream 3.3.2). The
-        audit log runs before the endpoint, so the endpoint did nothing and the write can be made
-        again, as a person would click again.
-        """
-        for attempt in range(3):
-            response = self.client.request(method, path, **kwargs)
-            if not _audit_log_was_locked(response):
-                break
-            print(f"{method} {path}: 500 database is locked (attempt {attempt + 1}), making it again")
+        response = self.client.request(method, path, **kwargs)
         if response.status_code not in tuple(expect):
             raise StackError(f"{method} {path} -> {response.status_code}: {response.text[:2000]}")
         return response
@@ -636,18 +648,6 @@ def deployment(
                 f"{stack.home}: died during the session: {dead}; exit codes at teardown: {codes}\n"
                 + stack.log_tails()
             )
-
-
-def _audit_log_was_locked(response: httpx.Response) -> bool:
-    """Whether the api-server answered that the audit log insert of a REST write hit the lock."""
-    if response.status_code != 500:
-        return False
-    detail = response.json().get("detail")
-    return (
-        isinstance(detail, dict)
-        and detail.get("orig_error") == "database is locked"
-        and str(detail.get("statement", "")).startswith("INSERT INTO log ")
-    )
 
 
 class _Missing:

@@ -44,7 +44,27 @@ def started(stack, request) -> dict[str, object]:
     """Start every selected test module's Dag runs at once, so that they run concurrently.
 
     A test module that defines ``start_runs(stack)`` has it called here, once per session, before
-    its first test; what it returns is ``started[module.__name__]``.
+    its first test; what it returns is ``started[module.__name__]``. A module with only a ``DAG``
+    gets one run of it triggered.
     """
     modules = sorted({item.module for item in request.session.items}, key=lambda m: m.__name__)
-    return {module.__name__: module.start_runs(stack) for module in modules if hasattr(module, "start_runs")}
+    runs = {}
+    for module in modules:
+        if hasattr(module, "start_runs"):
+            runs[module.__name__] = module.start_runs(stack)
+        elif hasattr(module, "DAG"):
+            runs[module.__name__] = stack.trigger(module.DAG)
+    return runs
+
+
+@pytest.fixture(scope="module")
+def run_id(stack, started, request) -> str:
+    """The module's one Dag run, once it has succeeded.
+
+    For a module that names its Dag in ``DAG`` and no ``start_runs`` of its own: it is triggered with
+    every other module's runs, and waited for ``RUN_TIMEOUT`` seconds (default 600).
+    """
+    module = request.module
+    run_id = started[module.__name__]
+    stack.wait_for_run(module.DAG, run_id, timeout=getattr(module, "RUN_TIMEOUT", 600))
+    return run_id

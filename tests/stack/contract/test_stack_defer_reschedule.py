@@ -8,17 +8,6 @@ from stack import MISSING
 DAG = "stack_defer_reschedule"
 
 
-def start_runs(stack):
-    return stack.trigger(DAG)
-
-
-@pytest.fixture(scope="module")
-def run_id(stack, started):
-    run_id = started[__name__]
-    stack.wait_for_run(DAG, run_id, timeout=600)
-    return run_id
-
-
 @pytest.mark.parametrize("task_id", ["deferred", "deferred_unflagged"])
 def test_xcoms_pushed_before_deferral_are_seen_after_it(stack, run_id, task_id):
     assert [t["try_number"] for t in stack.tries(DAG, run_id, task_id)] == [1]

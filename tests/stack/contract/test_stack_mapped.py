@@ -4,21 +4,9 @@ from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
 
-import pytest
-
 DAG = "stack_mapped"
+RUN_TIMEOUT = 900  # 400 task runs
 MAP_SIZE = 200
-
-
-def start_runs(stack):
-    return stack.trigger(DAG)
-
-
-@pytest.fixture(scope="module")
-def run_id(stack, started):
-    run_id = started[__name__]
-    stack.wait_for_run(DAG, run_id, timeout=900)
-    return run_id
 
 
 def test_every_map_index_was_retried_once(stack, run_id):

@@ -2,21 +2,9 @@
 
 from __future__ import annotations
 
-import pytest
 from stack import MISSING
 
 DAG = "stack_retry"
-
-
-def start_runs(stack):
-    return stack.trigger(DAG)
-
-
-@pytest.fixture(scope="module")
-def run_id(stack, started):
-    run_id = started[__name__]
-    stack.wait_for_run(DAG, run_id, timeout=600)
-    return run_id
 
 
 def test_flagged_task_resumes_from_its_checkpoint(stack, run_id):
