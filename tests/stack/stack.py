@@ -18,6 +18,10 @@ Typical use (``conftest.py`` does this once per test session)::
 
 Fault injection builds on ``kill``/``signal``/``restart`` of a component, ``task_pids`` and
 ``config`` (any ``[section] option`` as ``{"section": {"option": value}}``).
+
+Mixed versions: ``venvs={"api-server": other_venv}`` runs a component from another virtualenv than
+``venv`` (with the LocalExecutor, task processes run in the scheduler's); ``restart(name, venv=...)``
+moves a running component to another one.
 """
 
 from __future__ import annotations
@@ -124,6 +128,7 @@ class AirflowStack:
         dags: Iterable[Path] = (),
         *,
         venv: Path | None = None,
+        venvs: dict[str, Path] | None = None,
         database_url: str | None = None,
         parallelism: int = 4,
         config: dict[str, dict[str, Any]] | None = None,
@@ -140,7 +145,9 @@ class AirflowStack:
         self.logs = self.home / "stack-logs"
         self.logs.mkdir(exist_ok=True)
         venv = venv or Path(os.environ.get("PATCHED_AIRFLOW_VENV") or Path(sys.executable).parents[1])
-        self.airflow = str(venv / "bin" / "airflow")
+        self.venv = Path(venv)
+        self.venvs = {component: Path(path) for component, path in (venvs or {}).items()}  # else venv
+        self.airflow = str(self.venv / "bin" / "airflow")
         self.database_url = (
             database_url
             or os.environ.get("AIRFLOW__DATABASE__SQL_ALCHEMY_CONN")
@@ -200,6 +207,12 @@ class AirflowStack:
         env["PYTHONUNBUFFERED"] = "1"
         return env
 
+    def configure(self, config: dict[str, dict[str, Any]]) -> None:
+        """Change settings (as ``config=``) for what starts from now on: restart the components concerned."""
+        for section, options in config.items():
+            self.config.setdefault(section, {}).update(options)
+        self.env = self._environment()
+
     def add_dag_file(self, path: Path | str, text: str | None = None) -> Path:
         """Copy a Dag file (or write ``text`` under that name) into the dags folder."""
         target = self.dags_folder / Path(path).name
@@ -211,10 +224,17 @@ class AirflowStack:
 
     # -- processes ---------------------------------------------------------------------------
 
-    def cli(self, *args: str, check: bool = True, timeout: float = 300) -> subprocess.CompletedProcess:
-        """Run ``airflow <args>`` against this deployment."""
+    def airflow_command(self, component: str) -> str:
+        """The ``airflow`` executable ``component`` runs from: its entry in ``venvs``, else ``venv``'s."""
+        return str(self.venvs[component] / "bin" / "airflow") if component in self.venvs else self.airflow
+
+    def cli(
+        self, *args: str, check: bool = True, timeout: float = 300, venv: Path | None = None
+    ) -> subprocess.CompletedProcess:
+        """Run ``airflow <args>`` against this deployment (from ``venv``, default the deployment's)."""
+        airflow = str(Path(venv) / "bin" / "airflow") if venv else self.airflow
         result = subprocess.run(
-            [self.airflow, *args], env=self.env, capture_output=True, text=True, timeout=timeout
+            [airflow, *args], env=self.env, capture_output=True, text=True, timeout=timeout
         )
         if check and result.returncode != 0:
             raise StackError(
@@ -233,20 +253,27 @@ class AirflowStack:
         for component in self.components:
             self.start_component(component)
         self.wait_healthy(timeout=max(30.0, timeout - (time.monotonic() - started)))
-        # The first Execution API request builds its versioned routes (seconds on a busy machine),
-        # longer than a task's request timeout: make it now, not in the first task.
-        self.request("GET", "/execution/health", headers={"Airflow-API-Version": "2026-06-30"})
+        self.warm_up()
         if wait_for_dags:
             self.wait_for_dags(wait_for_dags, timeout=max(60.0, timeout - (time.monotonic() - started)))
         return self
 
-    def start_component(self, component: str) -> subprocess.Popen:
+    def warm_up(self) -> None:
+        """The first Execution API request builds its versioned routes (seconds on a busy machine),
+        longer than a task's request timeout: make it now, not in the first task."""
+        self.request("GET", "/execution/health", headers={"Airflow-API-Version": "2026-06-30"})
+
+    def start_component(self, component: str, venv: Path | None = None) -> subprocess.Popen:
+        """Start ``component`` (from ``venv``, which it then keeps, else from its entry in ``venvs``)."""
         if (process := self.processes.get(component)) and process.poll() is None:
             raise StackError(f"{component} is already running (pid {process.pid})")
+        if venv is not None:
+            self.venvs[component] = Path(venv)
+        airflow = self.airflow_command(component)
         log = open(self.logs / f"{component}.log", "ab")  # closed in stop_component
-        log.write(f"\n===== starting airflow {component} at {time.strftime('%X')}\n".encode())
+        log.write(f"\n===== starting {airflow} {component} at {time.strftime('%X')}\n".encode())
         log.flush()
-        args = [self.airflow, component]
+        args = [airflow, component]
         if component == "api-server":
             args += ["--host", "127.0.0.1", "--port", str(self.port), "--workers", "1"]
         process = subprocess.Popen(
@@ -293,19 +320,20 @@ class AirflowStack:
             log.close()
         return process.returncode
 
-    def restart(self, component: str, timeout: float = 120) -> None:
+    def restart(self, component: str, timeout: float = 120, venv: Path | None = None) -> None:
         self.stop_component(component)
-        self.start_component(component)
+        self.start_component(component, venv=venv)
         self.wait_healthy(timeout=timeout)
+        if component == "api-server":
+            self.close_client()  # its connections were to the process that was stopped
+            self.warm_up()
 
     def stop(self) -> dict[str, int | None]:
         """Stop every component: the scheduler first (it owns the task processes), the API last."""
         order = [c for c in ("scheduler", "triggerer", "dag-processor", "api-server") if c in self.processes]
         order += [c for c in self.processes if c not in order]
         codes = {component: self.stop_component(component) for component in order}
-        if self._client is not None:
-            self._client.close()
-            self._client = None
+        self.close_client()
         return codes
 
     def dead_components(self) -> dict[str, int]:
@@ -419,6 +447,11 @@ class AirflowStack:
                 base_url=self.base_url, headers={"Authorization": f"Bearer {token}"}, timeout=60
             )
         return self._client
+
+    def close_client(self) -> None:
+        if self._client is not None:
+            self._client.close()
+            self._client = None
 
     def request(self, method: str, path: str, expect: Iterable[int] = (200,), **kwargs) -> httpx.Response:
         response = self.client.request(method, path, **kwargs)
