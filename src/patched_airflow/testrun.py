@@ -97,6 +97,7 @@ SUITES = [
     Suite("e2e", "e2e", "repo:.", ["tests/integration"]),
     Suite("stack", "e2e", "repo:.", ["tests/stack/contract"]),
     Suite("xcom-backends", "e2e", "repo:.", ["tests/stack/xcom_backends"]),
+    Suite("rollout", "e2e", "repo:.", ["tests/stack/rollout"]),
 ]
 
 
