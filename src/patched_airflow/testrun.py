@@ -96,6 +96,8 @@ SUITES = [
     Suite("core", "unit", "airflow-core", ["tests/unit"]),
     Suite("e2e", "e2e", "repo:.", ["tests/integration"]),
     Suite("stack", "e2e", "repo:.", ["tests/stack/contract"]),
+    Suite("xcom-backends", "e2e", "repo:.", ["tests/stack/xcom_backends"]),
+    Suite("rollout", "e2e", "repo:.", ["tests/stack/rollout"]),
 ]
 
 

@@ -19,6 +19,10 @@ Typical use (``conftest.py`` does this once per test session)::
 
 Fault injection builds on ``kill``/``signal``/``restart`` of a component, ``task_pids`` and
 ``config`` (any ``[section] option`` as ``{"section": {"option": value}}``).
+
+Mixed versions: ``venvs={"api-server": other_venv}`` runs a component from another virtualenv than
+``venv`` (with the LocalExecutor, task processes run in the scheduler's); ``restart(name, venv=...)``
+moves a running component to another one.
 """
 
 from __future__ import annotations
@@ -137,6 +141,7 @@ class AirflowStack:
         dags: Iterable[Path] = (),
         *,
         venv: Path | None = None,
+        venvs: dict[str, Path] | None = None,
         database_url: str | None = None,
         parallelism: int = 4,
         config: dict[str, dict[str, Any]] | None = None,
@@ -153,14 +158,17 @@ class AirflowStack:
         self.logs = self.home / "stack-logs"
         self.logs.mkdir(exist_ok=True)
         venv = venv or Path(os.environ.get("PATCHED_AIRFLOW_VENV") or Path(sys.executable).parents[1])
-        self.airflow = str(venv / "bin" / "airflow")
+        self.venv = Path(venv)
+        self.venvs = {component: Path(path) for component, path in (venvs or {}).items()}  # else venv
+        self.airflow = str(self.venv / "bin" / "airflow")
         self.database_url = (
             database_url
             or os.environ.get("AIRFLOW__DATABASE__SQL_ALCHEMY_CONN")
             or f"sqlite:///{self.home}/airflow.db"
         )
         self.backend = self.database_url.split(":", 1)[0].split("+", 1)[0]
-        # Two api-server processes, as a deployment that scales them apart has: on SQLite one process
+        # With an "execution-api" component (the default), two api-server processes, as a deployment
+        # that scales them apart has; without it the api-server serves both. On SQLite one process
         # serving both can stall itself for the busy timeout. The audit log of a REST write (an async
         # dependency in api_fastapi/logging/decorators.py) commits with the blocking sync session on
         # the event loop, so a task's Execution API request in the same process that holds the write
@@ -168,7 +176,8 @@ class AirflowStack:
         # 500s for the REST write and for the tasks' calls (seen here, upstream 3.3.2).
         self.port = free_port()
         self.base_url = f"http://127.0.0.1:{self.port}"
-        self.execution_port = free_port()
+        self.components = tuple(components)
+        self.execution_port = free_port() if "execution-api" in self.components else self.port
         self.config = default_config(self.port, self.execution_port, parallelism)
         for section, options in (config or {}).items():
             self.config.setdefault(section, {}).update(options)
@@ -176,7 +185,6 @@ class AirflowStack:
         self.config.setdefault("database", {})["sql_alchemy_conn"] = self.database_url
         if self.backend == "sqlite":
             self._sqlite_busy_timeout()
-        self.components = tuple(components)
         self.env = self._environment()
         self.processes: dict[str, subprocess.Popen] = {}
         self._log_files: dict[str, Any] = {}
@@ -220,6 +228,12 @@ class AirflowStack:
         env["PYTHONUNBUFFERED"] = "1"
         return env
 
+    def configure(self, config: dict[str, dict[str, Any]]) -> None:
+        """Change settings (as ``config=``) for what starts from now on: restart the components concerned."""
+        for section, options in config.items():
+            self.config.setdefault(section, {}).update(options)
+        self.env = self._environment()
+
     def add_dag_file(self, path: Path | str, text: str | None = None) -> Path:
         """Copy a Dag file (or write ``text`` under that name) into the dags folder."""
         target = self.dags_folder / Path(path).name
@@ -231,10 +245,17 @@ class AirflowStack:
 
     # -- processes ---------------------------------------------------------------------------
 
-    def cli(self, *args: str, check: bool = True, timeout: float = 300) -> subprocess.CompletedProcess:
-        """Run ``airflow <args>`` against this deployment."""
+    def airflow_command(self, component: str) -> str:
+        """The ``airflow`` executable ``component`` runs from: its entry in ``venvs``, else ``venv``'s."""
+        return str(self.venvs[component] / "bin" / "airflow") if component in self.venvs else self.airflow
+
+    def cli(
+        self, *args: str, check: bool = True, timeout: float = 300, venv: Path | None = None
+    ) -> subprocess.CompletedProcess:
+        """Run ``airflow <args>`` against this deployment (from ``venv``, default the deployment's)."""
+        airflow = str(Path(venv) / "bin" / "airflow") if venv else self.airflow
         result = subprocess.run(
-            [self.airflow, *args], env=self.env, capture_output=True, text=True, timeout=timeout
+            [airflow, *args], env=self.env, capture_output=True, text=True, timeout=timeout
         )
         if check and result.returncode != 0:
             raise StackError(
@@ -253,25 +274,33 @@ class AirflowStack:
         for component in self.components:
             self.start_component(component)
         self.wait_healthy(timeout=max(30.0, timeout - (time.monotonic() - started)))
-        if "execution-api" in self.components:
-            # The first Execution API request builds its versioned routes (seconds on a busy
-            # machine), longer than a task's request timeout: make it now, not in the first task.
-            self.wait_until(self.execution_api_answers, 120, "the Execution API to answer")
+        self.warm_up()
         if wait_for_dags:
             self.wait_for_dags(wait_for_dags, timeout=max(60.0, timeout - (time.monotonic() - started)))
         return self
 
-    def start_component(self, component: str) -> subprocess.Popen:
+    def warm_up(self) -> None:
+        """The first Execution API request builds its versioned routes (seconds on a busy machine),
+        longer than a task's request timeout: make it now, not in the first task."""
+        self.wait_until(self.execution_api_answers, 120, "the Execution API to answer")
+
+    def start_component(self, component: str, venv: Path | None = None) -> subprocess.Popen:
+        """Start ``component`` (from ``venv``, which it then keeps, else from its entry in ``venvs``)."""
         if (process := self.processes.get(component)) and process.poll() is None:
             raise StackError(f"{component} is already running (pid {process.pid})")
+        if venv is not None:
+            self.venvs[component] = Path(venv)
+        airflow = self.airflow_command(component)
         log = open(self.logs / f"{component}.log", "ab")  # closed in stop_component
-        log.write(f"\n===== starting airflow {component} at {time.strftime('%X')}\n".encode())
+        log.write(f"\n===== starting {airflow} {component} at {time.strftime('%X')}\n".encode())
         log.flush()
-        args = [self.airflow, component]
+        args = [airflow, component]
         if component == "api-server":
-            args += ["--apps", "core", "--host", "127.0.0.1", "--port", str(self.port), "--workers", "1"]
+            if "execution-api" in self.components:
+                args += ["--apps", "core"]
+            args += ["--host", "127.0.0.1", "--port", str(self.port), "--workers", "1"]
         elif component == "execution-api":
-            args = [self.airflow, "api-server", "--apps", "execution", "--host", "127.0.0.1"]
+            args = [airflow, "api-server", "--apps", "execution", "--host", "127.0.0.1"]
             args += ["--port", str(self.execution_port), "--workers", "1"]
         process = subprocess.Popen(
             args,
@@ -317,10 +346,14 @@ class AirflowStack:
             log.close()
         return process.returncode
 
-    def restart(self, component: str, timeout: float = 120) -> None:
+    def restart(self, component: str, timeout: float = 120, venv: Path | None = None) -> None:
         self.stop_component(component)
-        self.start_component(component)
+        self.start_component(component, venv=venv)
         self.wait_healthy(timeout=timeout)
+        if component == "api-server":
+            self.close_client()  # its connections were to the process that was stopped
+        if component in ("api-server", "execution-api"):
+            self.warm_up()
 
     def stop(self) -> dict[str, int | None]:
         """Stop every component: the scheduler first (it owns the task processes), the API last."""
@@ -331,9 +364,7 @@ class AirflowStack:
         ]
         order += [c for c in self.processes if c not in order]
         codes = {component: self.stop_component(component) for component in order}
-        if self._client is not None:
-            self._client.close()
-            self._client = None
+        self.close_client()
         return codes
 
     def dead_components(self) -> dict[str, int]:
@@ -457,6 +488,11 @@ class AirflowStack:
                 timeout=SQLITE_BUSY_TIMEOUT + 60,  # longer than a wait for the SQLite lock
             )
         return self._client
+
+    def close_client(self) -> None:
+        if self._client is not None:
+            self._client.close()
+            self._client = None
 
     def request(self, method: str, path: str, expect: Iterable[int] = (200,), **kwargs) -> httpx.Response:
         response = self.client.request(method, path, **kwargs)

@@ -1,0 +1,45 @@
+"""
+Where and when a custom XCom backend's ``purge`` runs, flagged and unflagged.
+
+``flagged`` (``persist_xcom_through_retry=True``) and its twin ``plain`` run the same code: each try
+records a ``start`` event in the events file (``recording_backend.record``, the same file and format
+as the backend's ``purge`` events), pushes ``marker`` and ``pushed_by_try_<n>`` with values naming
+the task and try, and try 1 fails. The values are what ``purge`` receives, so each purge event says
+whose XCom it purged.
+"""
+
+from __future__ import annotations
+
+import datetime
+
+from recording_backend import record  # $AIRFLOW_HOME/config is on sys.path
+
+from airflow.sdk import dag, task
+
+NO_DELAY = datetime.timedelta(seconds=0)
+
+
+def push_then_fail_once(ti) -> str:
+    record({"event": "start", "task_id": ti.task_id, "try": ti.try_number})
+    ti.xcom_push(key="marker", value=f"{ti.task_id} try {ti.try_number}")
+    ti.xcom_push(key=f"pushed_by_try_{ti.try_number}", value=f"{ti.task_id} try {ti.try_number}")
+    if ti.try_number == 1:
+        raise RuntimeError("simulated failure of try 1")
+    return f"{ti.task_id} try {ti.try_number}"
+
+
+@dag(schedule=None, start_date=datetime.datetime(2024, 1, 1), catchup=False, tags=["e2e-stack"])
+def xcom_recording():
+    @task(retries=1, retry_delay=NO_DELAY, persist_xcom_through_retry=True)
+    def flagged(ti=None):
+        return push_then_fail_once(ti)
+
+    @task(retries=1, retry_delay=NO_DELAY)
+    def plain(ti=None):
+        return push_then_fail_once(ti)
+
+    flagged()
+    plain()
+
+
+xcom_recording()
