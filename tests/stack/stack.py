@@ -128,6 +128,7 @@ class AirflowStack:
         parallelism: int = 4,
         config: dict[str, dict[str, Any]] | None = None,
         components: Iterable[str] = COMPONENTS,
+        extra_components: dict[str, tuple[Iterable[str], dict[str, str]]] | None = None,
     ):
         self.home = Path(home)
         self.home.mkdir(parents=True, exist_ok=True)
@@ -156,7 +157,11 @@ class AirflowStack:
         self.config.setdefault("database", {})["sql_alchemy_conn"] = self.database_url
         if self.backend == "sqlite":
             self._sqlite_busy_timeout()
-        self.components = tuple(components)
+        # Named components of other commands, started with the others: {name: (airflow args, env)}.
+        self._commands = {
+            name: (list(args), dict(env)) for name, (args, env) in (extra_components or {}).items()
+        }
+        self.components = (*components, *self._commands)
         self.env = self._environment()
         self.processes: dict[str, subprocess.Popen] = {}
         self._log_files: dict[str, Any] = {}
@@ -240,18 +245,29 @@ class AirflowStack:
             self.wait_for_dags(wait_for_dags, timeout=max(60.0, timeout - (time.monotonic() - started)))
         return self
 
-    def start_component(self, component: str) -> subprocess.Popen:
+    def start_component(
+        self, component: str, command: Iterable[str] | None = None, env: dict[str, str] | None = None
+    ) -> subprocess.Popen:
+        """Start ``airflow <component>``, or a named extra component ``airflow <command>``.
+
+        ``command`` and ``env`` (added to ``stack.env``) are remembered under ``component``, so that
+        ``restart``/``start_component(component)`` start it the same way again, e.g.
+        ``start_component("worker-a", ["celery", "worker", "-H", "worker-a"])``.
+        """
         if (process := self.processes.get(component)) and process.poll() is None:
             raise StackError(f"{component} is already running (pid {process.pid})")
+        if command is not None or env is not None:
+            self._commands[component] = (list(command or [component]), dict(env or {}))
+        command, extra_env = self._commands.get(component, ([component], {}))
         log = open(self.logs / f"{component}.log", "ab")  # closed in stop_component
-        log.write(f"\n===== starting airflow {component} at {time.strftime('%X')}\n".encode())
+        log.write(f"\n===== starting airflow {' '.join(command)} at {time.strftime('%X')}\n".encode())
         log.flush()
-        args = [self.airflow, component]
-        if component == "api-server":
+        args = [self.airflow, *command]
+        if command == ["api-server"]:
             args += ["--host", "127.0.0.1", "--port", str(self.port), "--workers", "1"]
         process = subprocess.Popen(
             args,
-            env=self.env,
+            env={**self.env, **extra_env},
             cwd=self.home,
             stdin=subprocess.DEVNULL,
             stdout=log,
@@ -266,11 +282,27 @@ class AirflowStack:
         """Send ``sig`` to the component's main process only (e.g. SIGKILL to simulate a crash)."""
         os.kill(self.processes[component].pid, sig)
 
-    def kill(self, component: str) -> None:
-        """SIGKILL the component's whole process group, as a machine crash would; no cleanup runs."""
+    def kill(self, component: str, descendants: bool = False) -> list[int]:
+        """SIGKILL the component's whole process group, as a machine crash would; no cleanup runs.
+
+        With ``descendants``, also every process below it in other process groups: Airflow 3.3 puts
+        each task runner in a group of its own (the supervisor's ``setpgid``, apache/airflow#65505),
+        so the group alone leaves the task processes running, orphaned. The component then counts as
+        stopped, not dead (``check_alive`` and the teardown report ignore it), until
+        ``start_component`` starts it again. Returns the pids killed besides the group.
+        """
         process = self.processes[component]
+        below = (
+            [pid for pid in _descendants([process.pid]) if _pgid(pid) != process.pid] if descendants else []
+        )
         _killpg(process.pid, signal.SIGKILL)
+        for pid in below:
+            _kill(pid, signal.SIGKILL)
         process.wait(timeout=30)
+        if log := self._log_files.pop(component, None):
+            log.close()
+        del self.processes[component]
+        return below
 
     def stop_component(self, component: str, grace: float = 20) -> int | None:
         """SIGTERM the component's process group, then SIGKILL what is left after ``grace`` seconds."""
@@ -352,11 +384,20 @@ class AirflowStack:
         return used
 
     def task_pids(self) -> list[int]:
-        """Pids of the task processes (supervisors and tasks) of this deployment's scheduler."""
-        scheduler = self.processes.get("scheduler")
-        if scheduler is None or scheduler.poll() is not None:
+        """Pids of the task processes (supervisors and tasks) of this deployment's scheduler.
+
+        The executor's workers and supervisors are in the scheduler's process group; the task
+        runners have groups of their own since Airflow 3.3, and are found as their children.
+        """
+        return [pid for pid in self.component_pids("scheduler") if pid != self.processes["scheduler"].pid]
+
+    def component_pids(self, component: str) -> list[int]:
+        """The component's process group and every process below it, whatever its group."""
+        process = self.processes.get(component)
+        if process is None or process.poll() is not None:
             return []
-        return [pid for pid in _process_group(scheduler.pid) if pid != scheduler.pid]
+        group = _process_group(process.pid)
+        return sorted(set(group) | set(_descendants(group)))
 
     # -- waiting -----------------------------------------------------------------------------
 
@@ -625,6 +666,41 @@ def _killpg(pgid: int, sig: int) -> None:
         os.killpg(pgid, sig)
     except (ProcessLookupError, PermissionError):
         pass
+
+
+def _kill(pid: int, sig: int) -> None:
+    try:
+        os.kill(pid, sig)
+    except (ProcessLookupError, PermissionError):
+        pass
+
+
+def _stat(pid: int) -> list[str] | None:
+    """The fields of /proc/<pid>/stat after the command name (state, ppid, pgrp, ...)."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return None
+
+
+def _pgid(pid: int) -> int | None:
+    return int(fields[2]) if (fields := _stat(pid)) else None
+
+
+def _descendants(pids: Iterable[int]) -> list[int]:
+    """Every live process below ``pids`` (by parent pid), whatever its process group."""
+    children: dict[int, list[int]] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        if fields := _stat(int(stat.parent.name)):
+            children.setdefault(int(fields[1]), []).append(int(stat.parent.name))
+    found: list[int] = []
+    todo = list(pids)
+    while todo:
+        for child in children.get(todo.pop(), []):
+            if child not in found:
+                found.append(child)
+                todo.append(child)
+    return found
 
 
 def _process_group(pgid: int) -> list[int]:
