@@ -96,6 +96,7 @@ SUITES = [
     Suite("core", "unit", "airflow-core", ["tests/unit"]),
     Suite("e2e", "e2e", "repo:.", ["tests/integration"]),
     Suite("stack", "e2e", "repo:.", ["tests/stack/contract"]),
+    Suite("faults", "e2e", "repo:.", ["tests/stack/faults"]),
 ]
 
 
