@@ -1,0 +1,116 @@
+"""
+A Celery worker dies mid-task: the heartbeat timeout fails the task instance, the retry runs on the
+other worker and, flagged, resumes from the last checkpoint the dead worker's try pushed.
+
+The test kills the whole worker as a host crash would: ``stack.kill(worker, descendants=True)``
+SIGKILLs the worker's process group (the Celery main process and its pool process, which is the
+task's supervisor) and the task process, which Airflow 3.3 puts in a process group of its own. No
+process is left to report the failure; Celery's own "worker lost" handling (in the main process)
+dies with it. The timings are measured and printed (``-s``), not asserted.
+"""
+
+from __future__ import annotations
+
+import datetime
+import json
+import time
+from typing import Any
+
+import pytest
+from stack import AirflowStack
+
+KILL_AFTER = 3  # checkpoints try 1 pushes before the kill
+STEPS = 40  # dags/celery_checkpoint.py
+TASK = "work"
+
+
+def records(stack: AirflowStack, dag_id: str) -> list[dict[str, Any]]:
+    """What the task's tries recorded (dags/celery_checkpoint.py), in order."""
+    path = stack.state_dir / f"{dag_id}.{TASK}.jsonl"
+    if not path.exists():
+        return []
+    return [json.loads(line) for line in path.read_text().splitlines() if line.endswith("}")]
+
+
+def pushed(stack: AirflowStack, dag_id: str, try_number: int) -> list[dict[str, Any]]:
+    return [r for r in records(stack, dag_id) if r["event"] == "pushed" and r["try"] == try_number]
+
+
+def timestamp(text: str | None) -> float | None:
+    return datetime.datetime.fromisoformat(text).timestamp() if text else None
+
+
+def kill_the_worker_running(stack: AirflowStack, workers: tuple[str, ...], dag_id: str) -> dict[str, Any]:
+    """Run ``dag_id``, kill the worker of try 1 after ``KILL_AFTER`` checkpoints, wait for success."""
+    # A worker an earlier test killed comes back now (and is booting while try 1 runs on the other).
+    for name in workers:
+        if name not in stack.processes:
+            stack.start_component(name)
+    run_id = stack.trigger(dag_id, conf={"record_dir": str(stack.state_dir)})
+    stack.wait_until(
+        lambda: len(pushed(stack, dag_id, 1)) >= KILL_AFTER,
+        180,
+        f"{KILL_AFTER} checkpoints of {dag_id}",
+        interval=0.2,
+    )
+    victim = stack.task_instance(dag_id, run_id, TASK)["hostname"]
+    # The worker named in the REST API is the one whose process tree holds the task process.
+    runner = pushed(stack, dag_id, 1)[-1]["pid"]
+    owners = [name for name in workers if runner in stack.component_pids(name)]
+    assert owners == [victim], (victim, owners, runner)
+    killed_at = time.time()
+    killed_below = stack.kill(victim, descendants=True)
+    assert runner in killed_below, (runner, killed_below)
+    # Not started again before the run ends: the retry must find only the other worker.
+    stack.wait_for_run(dag_id, run_id, timeout=240)
+
+    found = records(stack, dag_id)
+    try1 = [r for r in found if r["try"] == 1]
+    last_pushed = max(r["checkpoint"] for r in try1 if r["event"] == "pushed")
+    last_attempted = max(r["checkpoint"] for r in try1 if r["event"] == "pushing")
+    try2_start = next(r for r in found if r["try"] == 2 and r["event"] == "start")
+    tries = stack.tries(dag_id, run_id, TASK)
+    result = {
+        "dag": dag_id,
+        "tries": [t["try_number"] for t in tries],
+        "hostnames": [t["hostname"] for t in tries],
+        "killed_worker": victim,
+        "try1_last_pushed": last_pushed,
+        "try1_last_attempted": last_attempted,
+        "try2_found": try2_start["checkpoint"],
+        "checkpoints_lost": max(0, last_pushed - (try2_start["checkpoint"] or 0)),
+        "kill_to_try1_ended_s": round(timestamp(tries[0]["end_date"]) - killed_at, 1)
+        if tries[0]["end_date"]
+        else None,
+        "kill_to_try2_started_s": round(try2_start["time"] - killed_at, 1),
+        "final_checkpoint": stack.xcom(dag_id, run_id, TASK, "checkpoint"),
+        "heartbeat_timeouts": sum(
+            1
+            for entry in stack.get("/api/v2/eventLogs", dag_id=dag_id, run_id=run_id, limit=100)["event_logs"]
+            if entry["event"] == "heartbeat timeout"
+        ),
+    }
+    print(f"\nkilled Celery worker (measured): {json.dumps(result)}")
+    assert result["tries"] == [1, 2], result
+    # Try 1 ran on the killed worker, try 2 on the other one.
+    other = next(name for name in workers if name != victim)
+    assert result["hostnames"] == [victim, other], result
+    # Nothing reported the dead worker's failure: the scheduler's heartbeat timeout did.
+    assert result["heartbeat_timeouts"] == 1, result
+    assert result["final_checkpoint"] == STEPS, result
+    return result
+
+
+@pytest.mark.parametrize(
+    "dag_id", ["celery_worker_killed_flagged", "celery_worker_killed_unflagged"], ids=["flagged", "unflagged"]
+)
+def test_retry_on_the_other_worker(stack, workers, dag_id):
+    result = kill_the_worker_running(stack, workers, dag_id)
+    if dag_id.endswith("_flagged"):
+        # Try 2 started where try 1 stopped (or one further, if the push in flight at the kill landed).
+        assert result["try2_found"] in (result["try1_last_pushed"], result["try1_last_attempted"]), result
+        assert result["checkpoints_lost"] == 0, result
+    else:
+        # Vanilla 3.3.2: the retry cleared the checkpoint, try 2 started over.
+        assert result["try2_found"] is None, result
+        assert result["checkpoints_lost"] == result["try1_last_pushed"], result
