@@ -309,6 +309,8 @@ class AirflowStack:
         process = self.processes.get(component)
         if process is None:
             return None
+        # Task processes in groups of their own (Airflow 3.3) that outlive their supervisor.
+        below = {pid: _pgid(pid) for pid in _descendants([process.pid]) if _pgid(pid) != process.pid}
         if process.poll() is None:
             _killpg(process.pid, signal.SIGTERM)
             try:
@@ -317,6 +319,9 @@ class AirflowStack:
                 pass
         # Children (task supervisors, uvicorn and parsing workers) may outlive their parent.
         _killpg(process.pid, signal.SIGKILL)
+        for pid, pgid in below.items():
+            if _pgid(pid) == pgid:  # still that process (its group), not a reused pid
+                _kill(pid, signal.SIGKILL)
         try:
             process.wait(timeout=10)
         except subprocess.TimeoutExpired:
