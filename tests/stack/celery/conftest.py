@@ -23,7 +23,7 @@ import pytest
 from stack import AirflowStack, StackError, deployment, free_port
 
 DAGS = Path(__file__).parent / "dags"
-DAG_IDS = ["celery_worker_killed_flagged", "celery_worker_killed_unflagged"]
+DAG_IDS = ["celery_worker_killed_flagged", "celery_worker_killed_unflagged", "celery_pool_process_killed"]
 WORKERS = ("worker-a", "worker-b")
 
 # Each worker's task instances carry its name as their hostname (``[core] hostname_callable``, read

@@ -56,3 +56,4 @@ def checkpointing_dag(dag_id: str, flag: bool):
 
 checkpointing_dag("celery_worker_killed_flagged", True)
 checkpointing_dag("celery_worker_killed_unflagged", False)
+checkpointing_dag("celery_pool_process_killed", True)
