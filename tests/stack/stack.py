@@ -306,29 +306,41 @@ class AirflowStack:
 
     def stop_component(self, component: str, grace: float = 20) -> int | None:
         """SIGTERM the component's process group, then SIGKILL what is left after ``grace`` seconds."""
-        process = self.processes.get(component)
-        if process is None:
-            return None
-        # Task processes in groups of their own (Airflow 3.3) that outlive their supervisor.
-        below = {pid: _pgid(pid) for pid in _descendants([process.pid]) if _pgid(pid) != process.pid}
-        if process.poll() is None:
-            _killpg(process.pid, signal.SIGTERM)
+        return self.stop_components([component], grace)[component]
+
+    def stop_components(self, components: Iterable[str], grace: float = 20) -> dict[str, int | None]:
+        """``stop_component`` for several components at once: SIGTERM to all, then wait for each."""
+        components = list(components)
+        stopping: dict[str, tuple[subprocess.Popen, dict[int, int | None]]] = {}
+        for component in components:
+            if (process := self.processes.get(component)) is None:
+                continue
+            # Task processes in groups of their own (Airflow 3.3) that outlive their supervisor.
+            below = {pid: _pgid(pid) for pid in _descendants([process.pid]) if _pgid(pid) != process.pid}
+            stopping[component] = (process, below)
+            if process.poll() is None:
+                _killpg(process.pid, signal.SIGTERM)
+        deadline = time.monotonic() + grace
+        for component, (process, below) in stopping.items():
             try:
-                process.wait(timeout=grace)
+                process.wait(timeout=max(0.0, deadline - time.monotonic()))
             except subprocess.TimeoutExpired:
                 pass
-        # Children (task supervisors, uvicorn and parsing workers) may outlive their parent.
-        _killpg(process.pid, signal.SIGKILL)
-        for pid, pgid in below.items():
-            if _pgid(pid) == pgid:  # still that process (its group), not a reused pid
-                _kill(pid, signal.SIGKILL)
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            pass
-        if log := self._log_files.pop(component, None):
-            log.close()
-        return process.returncode
+            # Children (task supervisors, uvicorn and parsing workers) may outlive their parent.
+            _killpg(process.pid, signal.SIGKILL)
+            for pid, pgid in below.items():
+                if _pgid(pid) == pgid:  # still that process (its group), not a reused pid
+                    _kill(pid, signal.SIGKILL)
+            try:
+                process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                pass
+            if log := self._log_files.pop(component, None):
+                log.close()
+        return {
+            component: (stopping[component][0].returncode if component in stopping else None)
+            for component in components
+        }
 
     def restart(self, component: str, timeout: float = 120) -> None:
         self.stop_component(component)
@@ -336,10 +348,17 @@ class AirflowStack:
         self.wait_healthy(timeout=timeout)
 
     def stop(self) -> dict[str, int | None]:
-        """Stop every component: the scheduler first (it owns the task processes), the API last."""
-        order = [c for c in ("scheduler", "triggerer", "dag-processor", "api-server") if c in self.processes]
-        order += [c for c in self.processes if c not in order]
-        codes = {component: self.stop_component(component) for component in order}
+        """Stop every component: those that own task processes first (the scheduler, extra components
+        such as Celery workers), then the triggerer and dag-processor, the API last; each tier at once.
+        """
+        tiers = [
+            [c for c in self.processes if c not in ("triggerer", "dag-processor", "api-server")],
+            [c for c in ("triggerer", "dag-processor") if c in self.processes],
+            [c for c in ("api-server",) if c in self.processes],
+        ]
+        codes: dict[str, int | None] = {}
+        for tier in tiers:
+            codes.update(self.stop_components(tier))
         if self._client is not None:
             self._client.close()
             self._client = None
