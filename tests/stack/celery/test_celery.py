@@ -8,7 +8,7 @@ and its pool process, which is the task's supervisor) and the task process, whic
 a process group of its own. No process is left to report the failure; Celery's own "worker lost"
 handling (in the main process) dies with it. ``test_executor_reported_failure`` kills only the pool
 process and the task process, so that Celery reports the failure. The timings are measured and
-printed (``-s``), not asserted.
+printed to the terminal, not asserted.
 """
 
 from __future__ import annotations
@@ -76,7 +76,9 @@ def checkpointed_run(stack: AirflowStack, workers: tuple[str, ...], dag_id: str)
     return run_id, worker, runner
 
 
-def outcome(stack: AirflowStack, dag_id: str, run_id: str, worker: str, killed_at: float) -> dict[str, Any]:
+def outcome(
+    stack: AirflowStack, capsys, dag_id: str, run_id: str, worker: str, killed_at: float
+) -> dict[str, Any]:
     """What try 1 had pushed when it was killed, where try 2 started, on which worker, how soon."""
     found = records(stack, dag_id)
     try1 = [r for r in found if r["try"] == 1]
@@ -105,7 +107,8 @@ def outcome(stack: AirflowStack, dag_id: str, run_id: str, worker: str, killed_a
             if entry["event"] == "heartbeat timeout"
         ),
     }
-    print(f"\n{dag_id} (measured): {json.dumps(result)}")
+    with capsys.disabled():  # on the terminal, captured output or not
+        print(f"\n{dag_id} (measured): {json.dumps(result)}")
     assert result["tries"] == [1, 2], result
     assert result["hostnames"][0] == worker, result
     assert result["final_checkpoint"] == STEPS, result
@@ -121,7 +124,7 @@ def assert_checkpoint_kept(result: dict[str, Any]) -> None:
 @pytest.mark.parametrize(
     "dag_id", ["celery_worker_killed_flagged", "celery_worker_killed_unflagged"], ids=["flagged", "unflagged"]
 )
-def test_retry_on_the_other_worker(stack, workers, dag_id):
+def test_retry_on_the_other_worker(stack, workers, dag_id, capsys):
     """The whole worker dies: the heartbeat timeout fails the task instance, the other worker retries it."""
     run_id, victim, runner = checkpointed_run(stack, workers, dag_id)
     killed_at = time.time()
@@ -129,7 +132,7 @@ def test_retry_on_the_other_worker(stack, workers, dag_id):
     assert runner in killed_below, (runner, killed_below)
     # Not started again before the run ends: the retry must find only the other worker.
     stack.wait_for_run(dag_id, run_id, timeout=240)
-    result = outcome(stack, dag_id, run_id, victim, killed_at)
+    result = outcome(stack, capsys, dag_id, run_id, victim, killed_at)
     # Try 2 ran on the other worker.
     assert result["hostnames"] == [victim, next(name for name in workers if name != victim)], result
     # Nothing reported the dead worker's failure: the scheduler's heartbeat timeout did.
@@ -142,7 +145,7 @@ def test_retry_on_the_other_worker(stack, workers, dag_id):
         assert result["checkpoints_lost"] == result["try1_last_pushed"], result
 
 
-def test_executor_reported_failure(stack, workers):
+def test_executor_reported_failure(stack, workers, capsys):
     """Only the worker's pool process (the supervisor) and the task process die; Celery reports it.
 
     The worker's main process survives: Celery marks the task failed (``WorkerLostError``) in the
@@ -161,6 +164,6 @@ def test_executor_reported_failure(stack, workers):
     for pid in (runner, supervisor):
         os.kill(pid, signal.SIGKILL)
     stack.wait_for_run(dag_id, run_id, timeout=240)
-    result = outcome(stack, dag_id, run_id, worker, killed_at)
+    result = outcome(stack, capsys, dag_id, run_id, worker, killed_at)
     assert result["heartbeat_timeouts"] == 0, result
     assert_checkpoint_kept(result)

@@ -5,7 +5,7 @@ Each test triggers runs of checkpointing tasks (dags/faults_checkpoint.py), wait
 has pushed ``KILL_AFTER`` checkpoints, kills processes with SIGKILL, and waits for the run to
 succeed. Then it compares the last checkpoint try 1 pushed (the task's own record, written after
 the push returned) with the checkpoint try 2 found when it started: a flagged task loses none, an
-unflagged one (vanilla) starts over. The timings are measured and printed (``-s``), not asserted.
+unflagged one (vanilla) starts over. The measurements are printed to the terminal, not asserted.
 """
 
 from __future__ import annotations
@@ -76,10 +76,12 @@ def outcome(stack: AirflowStack, dag_id: str, run_id: str, task_id: str, killed_
     }
 
 
-def report(what: str, results: list[dict[str, Any]]) -> None:
-    print(f"\n{what}:")
-    for result in results:
-        print("  " + json.dumps(result))
+def report(capsys, what: str, results: list[dict[str, Any]]) -> None:
+    """Print the measurements to the terminal, captured output or not."""
+    with capsys.disabled():
+        print(f"\n{what}:")
+        for result in results:
+            print("  " + json.dumps(result))
 
 
 def heartbeat_timeouts(stack: AirflowStack, dag_id: str, run_id: str, task_id: str) -> int:
@@ -88,7 +90,7 @@ def heartbeat_timeouts(stack: AirflowStack, dag_id: str, run_id: str, task_id: s
     return sum(1 for entry in logs["event_logs"] if entry["event"] == "heartbeat timeout")
 
 
-def test_killed_worker_and_task_process(stack):
+def test_killed_worker_and_task_process(stack, capsys):
     """(a) SIGKILL the worker after a few checkpoints: the heartbeat timeout fails it, the retry resumes.
 
     "The worker process died" is the LocalExecutor worker, which is the task's supervisor (it runs
@@ -137,7 +139,7 @@ def test_killed_worker_and_task_process(stack):
         outcome(stack, dag_id, runs[dag_id], task_id, killed[(dag_id, task_id, how)]["time"])
         for dag_id, task_id, how in targets
     ]
-    report("killed worker / task process (measured)", results)
+    report(capsys, "killed worker / task process (measured)", results)
     worker_flagged, worker_unflagged, task_flagged = results
     for result in results:
         assert result["tries"] == [1, 2], result
@@ -159,7 +161,7 @@ def test_killed_worker_and_task_process(stack):
     assert heartbeat_timeouts(stack, "faults_task_process_killed", run_t, "flagged") == 0
 
 
-def test_killed_scheduler(stack):
+def test_killed_scheduler(stack, capsys):
     """(b) SIGKILL the scheduler mid-run; a new scheduler resets its orphans, the retry resumes.
 
     ``stack.kill("scheduler", descendants=True)`` kills the scheduler's process group (the
@@ -199,6 +201,7 @@ def test_killed_scheduler(stack):
 
     results = [outcome(stack, dag_id, run_id, task_id, killed_at) for task_id in ("flagged", "unflagged")]
     report(
+        capsys,
         f"killed scheduler (measured; the new one heartbeating {healthy_at - killed_at:.1f}s after the kill)",
         results,
     )
