@@ -43,7 +43,8 @@ TEST_REQUIREMENTS = [
     "pyarrow",
     "psycopg2-binary",
     "asyncpg",
-    # The stack suite's CeleryExecutor deployment (Redis broker); common-io comes with apache-airflow.
+    # The celery suite's CeleryExecutor deployment (Redis broker). 3.26.0 is the latest release and has
+    # the Airflow 3.3 code paths (BaseExecutor.run_workload); common-io comes with apache-airflow.
     "apache-airflow-providers-celery==3.26.0",
 ]
 
@@ -96,6 +97,8 @@ SUITES = [
     Suite("core", "unit", "airflow-core", ["tests/unit"]),
     Suite("e2e", "e2e", "repo:.", ["tests/integration"]),
     Suite("stack", "e2e", "repo:.", ["tests/stack/contract"]),
+    Suite("faults", "e2e", "repo:.", ["tests/stack/faults"]),
+    Suite("celery", "e2e", "repo:.", ["tests/stack/celery"]),
     Suite("xcom-backends", "e2e", "repo:.", ["tests/stack/xcom_backends"]),
     Suite("rollout", "e2e", "repo:.", ["tests/stack/rollout"]),
 ]

@@ -46,6 +46,7 @@ import httpx
 # The api-server runs the REST API and UI (``--apps core``); "execution-api" is a second api-server
 # process with the Execution API the tasks talk to (``--apps execution``). See AirflowStack.__init__.
 COMPONENTS = ("api-server", "execution-api", "scheduler", "dag-processor", "triggerer")
+APIS = ("execution-api", "api-server")
 # Components reported by /api/v2/monitor/health, by command name.
 HEALTH_KEYS = {"scheduler": "scheduler", "dag-processor": "dag_processor", "triggerer": "triggerer"}
 TERMINAL_TI_STATES = {"success", "failed", "skipped", "upstream_failed", "removed"}
@@ -146,6 +147,7 @@ class AirflowStack:
         parallelism: int = 4,
         config: dict[str, dict[str, Any]] | None = None,
         components: Iterable[str] = COMPONENTS,
+        extra_components: dict[str, tuple[Iterable[str], dict[str, str]]] | None = None,
     ):
         self.home = Path(home)
         self.home.mkdir(parents=True, exist_ok=True)
@@ -176,7 +178,11 @@ class AirflowStack:
         # 500s for the REST write and for the tasks' calls (seen here, upstream 3.3.2).
         self.port = free_port()
         self.base_url = f"http://127.0.0.1:{self.port}"
-        self.components = tuple(components)
+        # Named components of other commands, started with the others: {name: (airflow args, env)}.
+        self._commands = {
+            name: (list(args), dict(env)) for name, (args, env) in (extra_components or {}).items()
+        }
+        self.components = (*components, *self._commands)
         self.execution_port = free_port() if "execution-api" in self.components else self.port
         self.config = default_config(self.port, self.execution_port, parallelism)
         for section, options in (config or {}).items():
@@ -284,17 +290,32 @@ class AirflowStack:
         longer than a task's request timeout: make it now, not in the first task."""
         self.wait_until(self.execution_api_answers, 120, "the Execution API to answer")
 
-    def start_component(self, component: str, venv: Path | None = None) -> subprocess.Popen:
-        """Start ``component`` (from ``venv``, which it then keeps, else from its entry in ``venvs``)."""
+    def start_component(
+        self,
+        component: str,
+        command: Iterable[str] | None = None,
+        env: dict[str, str] | None = None,
+        venv: Path | None = None,
+    ) -> subprocess.Popen:
+        """Start ``airflow <component>``, or a named extra component ``airflow <command>``.
+
+        It runs from ``venv``, which it then keeps, else from its entry in ``venvs``. ``command`` and
+        ``env`` (added to ``stack.env``) are remembered under ``component``, so that
+        ``restart``/``start_component(component)`` start it the same way again, e.g.
+        ``start_component("worker-a", ["celery", "worker", "-H", "worker-a"])``.
+        """
         if (process := self.processes.get(component)) and process.poll() is None:
             raise StackError(f"{component} is already running (pid {process.pid})")
         if venv is not None:
             self.venvs[component] = Path(venv)
+        if command is not None or env is not None:
+            self._commands[component] = (list(command or [component]), dict(env or {}))
+        command, extra_env = self._commands.get(component, ([component], {}))
         airflow = self.airflow_command(component)
         log = open(self.logs / f"{component}.log", "ab")  # closed in stop_component
-        log.write(f"\n===== starting {airflow} {component} at {time.strftime('%X')}\n".encode())
+        log.write(f"\n===== starting {airflow} {' '.join(command)} at {time.strftime('%X')}\n".encode())
         log.flush()
-        args = [airflow, component]
+        args = [airflow, *command]
         if component == "api-server":
             if "execution-api" in self.components:
                 args += ["--apps", "core"]
@@ -304,7 +325,7 @@ class AirflowStack:
             args += ["--port", str(self.execution_port), "--workers", "1"]
         process = subprocess.Popen(
             args,
-            env=self.env,
+            env={**self.env, **extra_env},
             cwd=self.home,
             stdin=subprocess.DEVNULL,
             stdout=log,
@@ -319,32 +340,65 @@ class AirflowStack:
         """Send ``sig`` to the component's main process only (e.g. SIGKILL to simulate a crash)."""
         os.kill(self.processes[component].pid, sig)
 
-    def kill(self, component: str) -> None:
-        """SIGKILL the component's whole process group, as a machine crash would; no cleanup runs."""
+    def kill(self, component: str, descendants: bool = False) -> list[int]:
+        """SIGKILL the component's whole process group, as a machine crash would; no cleanup runs.
+
+        With ``descendants``, also every process below it in other process groups: Airflow 3.3 puts
+        each task runner in a group of its own (the supervisor's ``setpgid``, apache/airflow#65505),
+        so the group alone leaves the task processes running, orphaned. The component then counts as
+        stopped, not dead (``check_alive`` and the teardown report ignore it), until
+        ``start_component`` starts it again. Returns the pids killed besides the group.
+        """
         process = self.processes[component]
+        below = (
+            [pid for pid in _descendants([process.pid]) if _pgid(pid) != process.pid] if descendants else []
+        )
         _killpg(process.pid, signal.SIGKILL)
+        for pid in below:
+            _kill(pid, signal.SIGKILL)
         process.wait(timeout=30)
+        if log := self._log_files.pop(component, None):
+            log.close()
+        del self.processes[component]
+        return below
 
     def stop_component(self, component: str, grace: float = 20) -> int | None:
         """SIGTERM the component's process group, then SIGKILL what is left after ``grace`` seconds."""
-        process = self.processes.get(component)
-        if process is None:
-            return None
-        if process.poll() is None:
-            _killpg(process.pid, signal.SIGTERM)
+        return self.stop_components([component], grace)[component]
+
+    def stop_components(self, components: Iterable[str], grace: float = 20) -> dict[str, int | None]:
+        """``stop_component`` for several components at once: SIGTERM to all, then wait for each."""
+        components = list(components)
+        stopping: dict[str, tuple[subprocess.Popen, dict[int, int | None]]] = {}
+        for component in components:
+            if (process := self.processes.get(component)) is None:
+                continue
+            # Task processes in groups of their own (Airflow 3.3) that outlive their supervisor.
+            below = {pid: _pgid(pid) for pid in _descendants([process.pid]) if _pgid(pid) != process.pid}
+            stopping[component] = (process, below)
+            if process.poll() is None:
+                _killpg(process.pid, signal.SIGTERM)
+        deadline = time.monotonic() + grace
+        for component, (process, below) in stopping.items():
             try:
-                process.wait(timeout=grace)
+                process.wait(timeout=max(0.0, deadline - time.monotonic()))
             except subprocess.TimeoutExpired:
                 pass
-        # Children (task supervisors, uvicorn and parsing workers) may outlive their parent.
-        _killpg(process.pid, signal.SIGKILL)
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            pass
-        if log := self._log_files.pop(component, None):
-            log.close()
-        return process.returncode
+            # Children (task supervisors, uvicorn and parsing workers) may outlive their parent.
+            _killpg(process.pid, signal.SIGKILL)
+            for pid, pgid in below.items():
+                if _pgid(pid) == pgid:  # still that process (its group), not a reused pid
+                    _kill(pid, signal.SIGKILL)
+            try:
+                process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                pass
+            if log := self._log_files.pop(component, None):
+                log.close()
+        return {
+            component: (stopping[component][0].returncode if component in stopping else None)
+            for component in components
+        }
 
     def restart(self, component: str, timeout: float = 120, venv: Path | None = None) -> None:
         self.stop_component(component)
@@ -356,14 +410,17 @@ class AirflowStack:
             self.warm_up()
 
     def stop(self) -> dict[str, int | None]:
-        """Stop every component: the scheduler first (it owns the task processes), the API last."""
-        order = [
-            c
-            for c in ("scheduler", "triggerer", "dag-processor", "execution-api", "api-server")
-            if c in self.processes
+        """Stop every component: those that own task processes first (the scheduler, extra components
+        such as Celery workers), then the triggerer and dag-processor, the API last; each tier at once.
+        """
+        tiers = [
+            [c for c in self.processes if c not in ("triggerer", "dag-processor", *APIS)],
+            [c for c in ("triggerer", "dag-processor") if c in self.processes],
+            [c for c in APIS if c in self.processes],
         ]
-        order += [c for c in self.processes if c not in order]
-        codes = {component: self.stop_component(component) for component in order}
+        codes: dict[str, int | None] = {}
+        for tier in tiers:
+            codes.update(self.stop_components(tier))
         self.close_client()
         return codes
 
@@ -411,11 +468,20 @@ class AirflowStack:
         return used
 
     def task_pids(self) -> list[int]:
-        """Pids of the task processes (supervisors and tasks) of this deployment's scheduler."""
-        scheduler = self.processes.get("scheduler")
-        if scheduler is None or scheduler.poll() is not None:
+        """Pids of the task processes (supervisors and tasks) of this deployment's scheduler.
+
+        The executor's workers and supervisors are in the scheduler's process group; the task
+        runners have groups of their own since Airflow 3.3, and are found as their children.
+        """
+        return [pid for pid in self.component_pids("scheduler") if pid != self.processes["scheduler"].pid]
+
+    def component_pids(self, component: str) -> list[int]:
+        """The component's process group and every process below it, whatever its group."""
+        process = self.processes.get(component)
+        if process is None or process.poll() is not None:
             return []
-        return [pid for pid in _process_group(scheduler.pid) if pid != scheduler.pid]
+        group = _process_group(process.pid)
+        return sorted(set(group) | set(_descendants(group)))
 
     # -- waiting -----------------------------------------------------------------------------
 
@@ -699,6 +765,41 @@ def _killpg(pgid: int, sig: int) -> None:
         os.killpg(pgid, sig)
     except (ProcessLookupError, PermissionError):
         pass
+
+
+def _kill(pid: int, sig: int) -> None:
+    try:
+        os.kill(pid, sig)
+    except (ProcessLookupError, PermissionError):
+        pass
+
+
+def _stat(pid: int) -> list[str] | None:
+    """The fields of /proc/<pid>/stat after the command name (state, ppid, pgrp, ...)."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return None
+
+
+def _pgid(pid: int) -> int | None:
+    return int(fields[2]) if (fields := _stat(pid)) else None
+
+
+def _descendants(pids: Iterable[int]) -> list[int]:
+    """Every live process below ``pids`` (by parent pid), whatever its process group."""
+    children: dict[int, list[int]] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        if fields := _stat(int(stat.parent.name)):
+            children.setdefault(int(fields[1]), []).append(int(stat.parent.name))
+    found: list[int] = []
+    todo = list(pids)
+    while todo:
+        for child in children.get(todo.pop(), []):
+            if child not in found:
+                found.append(child)
+                todo.append(child)
+    return found
 
 
 def _process_group(pgid: int) -> list[int]:
