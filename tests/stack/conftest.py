@@ -48,7 +48,9 @@ def pytest_runtest_makereport(item, call):
     report = yield
     if report.failed:
         for deployment in stack.LIVE:
-            report.sections.append((f"airflow stack logs ({deployment.home})", deployment.log_tails(lines=60)))
+            report.sections.append(
+                (f"airflow stack logs ({deployment.home})", deployment.log_tails(lines=60))
+            )
     return report
 
 
