@@ -482,6 +482,11 @@ def summarize_results(results: dict[str, Any]) -> dict[str, Any]:
         "mean": {v: statistics.fmean(tpm[v]) for v in VARIANTS},
         "ratio": ratio(statistics.fmean(tpm["patched"]), statistics.fmean(tpm["vanilla"])),
         "round_ratios": per_round,
+        # Tasks per minute over each fifth of a run (runs of older results lack it).
+        "window_tasks_per_minute": {
+            v: [x for r in stack if r["variant"] == v for x in r.get("window_tasks_per_minute", [])]
+            for v in VARIANTS
+        },
         "scheduler_cpu_s": {
             v: statistics.fmean(r["cpu_seconds"].get("scheduler", 0) for r in stack if r["variant"] == v)
             for v in VARIANTS
@@ -644,12 +649,19 @@ def render(summary: dict[str, Any], meta: dict[str, Any], plot: str | None) -> s
     out += ["", f"#### 3. Scheduler throughput ({tp['tasks']} tasks, LocalExecutor, {tp['backend']})", ""]
     out.append(
         table(
-            ["installation", "tasks/min per run", "mean tasks/min", "scheduler CPU s (mean)"],
+            [
+                "installation",
+                "tasks/min per run",
+                "mean tasks/min",
+                "per fifth of the run",
+                "scheduler CPU s (mean)",
+            ],
             [
                 [
                     v,
                     ", ".join(f"{x:.1f}" for x in tp["tasks_per_minute"][v]),
                     tp["mean"][v],
+                    spread(tp.get("window_tasks_per_minute", {}).get(v, [])),
                     tp["scheduler_cpu_s"][v],
                 ]
                 for v in VARIANTS
@@ -669,6 +681,7 @@ def render(summary: dict[str, Any], meta: dict[str, Any], plot: str | None) -> s
                 "retry s flagged",
                 "retry s unflagged",
                 "retry ratio",
+                "work left",
                 "whole task s flagged",
                 "whole task s unflagged",
                 "whole ratio",
@@ -680,6 +693,7 @@ def render(summary: dict[str, Any], meta: dict[str, Any], plot: str | None) -> s
                     r["flagged"]["retry_s"],
                     r["unflagged"]["retry_s"],
                     r["retry_ratio"],
+                    1 - r["fail_at"] / 1_000_000,
                     r["flagged"]["whole_s"],
                     r["unflagged"]["whole_s"],
                     r["whole_ratio"],

@@ -31,6 +31,15 @@ def main() -> int:
                 alpha=0.4,
                 color=axes.lines[-1].get_color(),
             )
+    unflagged = [row["unflagged"]["retry_s"] for row in rows]
+    mean = sum(unflagged) / len(unflagged)
+    axes.plot(
+        points,
+        [mean * (1 - x / 100) for x in points],
+        linestyle="--",
+        color="grey",
+        label="work left x mean unflagged retry",
+    )
     axes.set_xlabel("failure point of the first try (% of 1,000,000 records)")
     axes.set_ylabel("wall time of the retry (s)")
     axes.set_title("Retry after one failure: checkpoint every 10,000 records")

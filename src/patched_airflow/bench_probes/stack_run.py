@@ -48,6 +48,17 @@ def _ts(value: str | None) -> float | None:
     return datetime.datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp() if value else None
 
 
+def windows(ends: list[float], parts: int = 5) -> list[float]:
+    size = max(2, len(ends) // parts)
+    rates = []
+    for first in range(0, len(ends) - size + 1, size):
+        since = ends[first - 1] if first else ends[0]
+        done = size if first else size - 1
+        if (span := ends[first + size - 1] - since) > 0:
+            rates.append(60 * done / span)
+    return rates
+
+
 def main() -> int:
     args = arguments()
     channel = private_stdout()
@@ -89,6 +100,8 @@ def main() -> int:
             "ti_span_seconds": max(ends) - min(starts),
             "wall_seconds": wall,
             "tasks_per_minute": 60 * len(tis) / run_seconds,
+            # Spread within the run: tasks per minute over each successive fifth of the tasks to end.
+            "window_tasks_per_minute": windows(sorted(ends)),
             "cpu_seconds": {k: cpu_after.get(k, 0) - cpu_before.get(k, 0) for k in cpu_after},
         }
         if calls := args.get("checkpoint_calls"):
