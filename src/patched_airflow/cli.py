@@ -127,6 +127,34 @@ def cmd_test(args: argparse.Namespace) -> int:
     )
 
 
+def ensure_built(uv: str) -> list[Path] | None:
+    """The two wheels, building first if the build is missing or older than the sources."""
+    stamp = BUILD / "inputs.sha256"
+    wheels = sorted(DIST.glob("*.whl"))
+    if len(wheels) != 2 or not stamp.exists() or stamp.read_text() != inputs_digest(REPO):
+        print("The build is missing or older than the sources; building first (./build.sh --no-demo)")
+        if cmd_build(argparse.Namespace(uv=uv, no_demo=True)):
+            return None
+        wheels = sorted(DIST.glob("*.whl"))
+    return wheels
+
+
+def cmd_bench(args: argparse.Namespace) -> int:
+    from patched_airflow.bench import BENCH_REQUIREMENTS, FULL, QUICK, report_saved, run_bench
+
+    if (wheels := ensure_built(args.uv)) is None:
+        return 1
+    print("Installing the two virtualenvs (reused when up to date)", flush=True)
+    venvs = {
+        "patched": ensure_venv(args.uv, wheels, BENCH_REQUIREMENTS),
+        "vanilla": ensure_venv(args.uv, [], BENCH_REQUIREMENTS, VANILLA_VENV),
+    }
+    if args.report:
+        return report_saved(REPO, venvs, Path(args.report), write_docs=not args.no_docs)
+    profile = QUICK if args.quick else FULL
+    return run_bench(REPO, venvs, profile, args.backend, write_docs=not args.quick and not args.no_docs)
+
+
 def cmd_workspace(args: argparse.Namespace) -> int:
     work = REPO / "work"
     if work.exists():
@@ -175,6 +203,19 @@ def main(argv: list[str] | None = None) -> int:
     )
     test.add_argument("pytest_args", nargs="*", help="passed on to pytest (after --)")
     test.set_defaults(func=cmd_test)
+    bench = commands.add_parser(
+        "bench", help="benchmark vanilla 3.3.2 against the patched build (./bench.sh)"
+    )
+    bench.add_argument("--quick", action="store_true", help="a reduced run (under 3 minutes); writes no docs")
+    bench.add_argument(
+        "--backend",
+        choices=["auto", "postgres", "sqlite"],
+        default="auto",
+        help="auto: PostgreSQL if it answers",
+    )
+    bench.add_argument("--no-docs", action="store_true", help="a full run that leaves docs/ alone")
+    bench.add_argument("--report", metavar="RESULTS_JSON", help="only report again from a saved results.json")
+    bench.set_defaults(func=cmd_bench)
     workspace = commands.add_parser("workspace", help="materialize ./work: pristine upstream + the series")
     workspace.add_argument("--force", action="store_true", help="replace an existing ./work")
     workspace.set_defaults(func=cmd_workspace)

@@ -1,0 +1,1 @@
+"""Scripts ``./bench.sh`` runs inside each Airflow virtualenv; each prints JSON (see bench.py)."""
