@@ -782,6 +782,19 @@ def _stat(pid: int) -> list[str] | None:
         return None
 
 
+def parent_pid(pid: int) -> int | None:
+    """The parent of a live process (``None`` once it has gone)."""
+    return int(fields[1]) if (fields := _stat(pid)) else None
+
+
+def command_line(pid: int) -> str:
+    """A live process's command line, arguments joined by spaces (``""`` once it has gone)."""
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_text().replace("\0", " ").strip()
+    except OSError:
+        return ""
+
+
 def _pgid(pid: int) -> int | None:
     return int(fields[2]) if (fields := _stat(pid)) else None
 
@@ -803,12 +816,8 @@ def _descendants(pids: Iterable[int]) -> list[int]:
 
 
 def _process_group(pgid: int) -> list[int]:
-    pids = []
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        if int(fields[2]) == pgid:
-            pids.append(int(stat.parent.name))
-    return pids
+    return [
+        int(stat.parent.name)
+        for stat in Path("/proc").glob("[0-9]*/stat")
+        if _pgid(int(stat.parent.name)) == pgid
+    ]

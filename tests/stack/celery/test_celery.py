@@ -21,7 +21,7 @@ import time
 from typing import Any
 
 import pytest
-from stack import AirflowStack
+from stack import AirflowStack, command_line, parent_pid
 
 KILL_AFTER = 3  # checkpoints try 1 pushes before the kill
 STEPS = 40  # dags/celery_checkpoint.py
@@ -38,17 +38,6 @@ def records(stack: AirflowStack, dag_id: str) -> list[dict[str, Any]]:
 
 def pushed(stack: AirflowStack, dag_id: str, try_number: int) -> list[dict[str, Any]]:
     return [r for r in records(stack, dag_id) if r["event"] == "pushed" and r["try"] == try_number]
-
-
-def parent(pid: int) -> int:
-    return int(open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()[1])
-
-
-def title(pid: int) -> str:
-    try:
-        return open(f"/proc/{pid}/cmdline").read().replace("\0", " ").strip()
-    except OSError:
-        return ""
 
 
 def timestamp(text: str | None) -> float | None:
@@ -157,9 +146,9 @@ def test_executor_reported_failure(stack, workers, capsys):
     run_id, worker, runner = checkpointed_run(stack, workers, dag_id)
     # The task process's parent is the worker's pool process, which runs the supervisor (and is
     # retitled "airflow supervisor: <task instance>"), a child of the worker's main process.
-    supervisor = parent(runner)
-    assert parent(supervisor) == stack.processes[worker].pid, (supervisor, title(supervisor))
-    assert title(supervisor).startswith("airflow supervisor"), title(supervisor)
+    supervisor = parent_pid(runner)
+    assert parent_pid(supervisor) == stack.processes[worker].pid, (supervisor, command_line(supervisor))
+    assert command_line(supervisor).startswith("airflow supervisor"), command_line(supervisor)
     killed_at = time.time()
     for pid in (runner, supervisor):
         os.kill(pid, signal.SIGKILL)

@@ -17,7 +17,7 @@ import signal
 import time
 from typing import Any
 
-from stack import AirflowStack
+from stack import AirflowStack, command_line, parent_pid
 
 KILL_AFTER = 3  # checkpoints try 1 pushes before the kill
 STEPS = 40  # dags/faults_checkpoint.py
@@ -33,17 +33,6 @@ def records(stack: AirflowStack, dag_id: str, task_id: str) -> list[dict[str, An
 
 def pushed(stack: AirflowStack, dag_id: str, task_id: str, try_number: int) -> list[dict[str, Any]]:
     return [r for r in records(stack, dag_id, task_id) if r["event"] == "pushed" and r["try"] == try_number]
-
-
-def parent(pid: int) -> int:
-    return int(open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()[1])
-
-
-def title(pid: int) -> str:
-    try:
-        return open(f"/proc/{pid}/cmdline").read().replace("\0", " ").strip()
-    except OSError:
-        return ""
 
 
 def timestamp(text: str | None) -> float | None:
@@ -119,12 +108,12 @@ def test_killed_worker_and_task_process(stack, capsys):
             if target in killed or len(done := pushed(stack, dag_id, task_id, 1)) < KILL_AFTER:
                 continue
             runner = done[-1]["pid"]
-            supervisor = parent(runner)
+            supervisor = parent_pid(runner)
             live = stack.task_pids()
             # The pids are this deployment's: the task runner and its supervisor, a LocalExecutor
             # worker of the scheduler (so no other developer's process is ever hit).
             assert runner in live and supervisor in live, (runner, supervisor, live)
-            assert "LocalExecutor" in title(supervisor), title(supervisor)
+            assert "LocalExecutor" in command_line(supervisor), command_line(supervisor)
             victims = [runner, supervisor] if how == "worker" else [runner]
             for pid in victims:
                 os.kill(pid, signal.SIGKILL)
