@@ -57,6 +57,10 @@ class Profile:
 
     ti_run_warmup: int = 10  # calls per case before measuring
     concurrent_serialization: bool = False  # bytes and hashes do not depend on timing; to_dict's does
+    # Serialize while the template database is migrated and the ti_run probes set up (not measured).
+    overlap_setup: bool = False
+    # The two installations' deployments of a round at the same time, sharing the machine.
+    concurrent_deployments: bool = False
 
 
 # One round of each deployment: on a shared 2-core machine a 500-task run takes minutes.
@@ -71,13 +75,15 @@ QUICK = Profile(
     1,
     4,
     50,
-    1_000_000,
-    10_000,
+    500_000,
+    5_000,
     1,
     1,
     (0.5, 0.99),
     5,
     concurrent_serialization=True,
+    overlap_setup=True,
+    concurrent_deployments=True,
 )
 
 
@@ -236,7 +242,8 @@ class Runner:
 
     def start(self, variant: str, probe: str, args: dict[str, Any], database: str) -> Session:
         name = f"{probe.removesuffix('.py')}-{variant}"
-        env, home = self.probe_env(name, database)
+        with self._lock:
+            env, home = self.probe_env(name, database)
         err = open(self.work / "logs" / f"{home.name}.log", "w")  # closed by Session.close
         process = subprocess.Popen(
             self.command(variant, probe, args),
@@ -286,7 +293,8 @@ def interleaved(rounds: int) -> list[tuple[str, str]]:
 # -- the measurements ----------------------------------------------------------------------------
 
 
-def measure_ti_run(runner: Runner, profile: Profile) -> dict[str, Any]:
+def measure_ti_run(runner: Runner, profile: Profile, before_measuring=None) -> dict[str, Any]:
+    """``before_measuring`` (if given) is called once the probes are set up, before the first call."""
     sessions: dict[str, Session] = {}
     ready: dict[str, dict[str, Any]] = {}
     try:
@@ -300,6 +308,8 @@ def measure_ti_run(runner: Runner, profile: Profile) -> dict[str, Any]:
             )
         for variant in VARIANTS:
             ready[variant] = sessions[variant].read()
+        if before_measuring is not None:
+            before_measuring()
         per_block = max(1, profile.ti_run_calls // profile.ti_run_blocks)
         samples: dict[tuple[str, str], dict[str, list]] = {}
         for block, order in enumerate(interleaved(profile.ti_run_blocks)):
@@ -375,24 +385,32 @@ def measure_serialization(runner: Runner, profile: Profile) -> dict[str, Any]:
 
 
 def measure_stack(runner: Runner, profile: Profile) -> dict[str, Any]:
+    def deployment(variant: str, round_number: int) -> dict[str, Any]:
+        args = {
+            "repo": str(runner.repo),
+            "tasks": profile.throughput_tasks,
+            "parallelism": profile.parallelism,
+            "checkpoint_calls": profile.checkpoint_calls,
+        }
+        database = f"stack_{variant}_{round_number}"
+        args["database_url"] = runner.databases.url(database)
+        result = runner.run(variant, "stack_run.py", args, database)
+        log(
+            f"  {variant}: {result['tasks']} tasks in {result['run_seconds']:.1f}s, "
+            f"{result['tasks_per_minute']:.1f} tasks/min"
+        )
+        return {"variant": variant, "round": round_number, **result}
+
     runs = []
     for round_number, order in enumerate(interleaved(profile.throughput_rounds)):
-        for variant in order:
-            args = {
-                "repo": str(runner.repo),
-                "tasks": profile.throughput_tasks,
-                "parallelism": profile.parallelism,
-                "checkpoint_calls": profile.checkpoint_calls,
-            }
-            database = f"stack_{variant}_{round_number}"
-            args["database_url"] = runner.databases.url(database)
-            result = runner.run(variant, "stack_run.py", args, database)
-            log(
-                f"  {variant}: {result['tasks']} tasks in {result['run_seconds']:.1f}s, "
-                f"{result['tasks_per_minute']:.1f} tasks/min"
-            )
-            runs.append({"variant": variant, "round": round_number, **result})
-    return {"runs": runs}
+        if profile.concurrent_deployments:
+            both = [Background(lambda v=variant: deployment(v, round_number)) for variant in order]
+            for job in both:
+                job.start()
+            runs += [job.join() for job in both]
+        else:
+            runs += [deployment(variant, round_number) for variant in order]
+    return {"runs": runs, "concurrent": profile.concurrent_deployments}
 
 
 def measure_recovery(runner: Runner, profile: Profile) -> dict[str, Any]:
@@ -408,7 +426,7 @@ def measure_recovery(runner: Runner, profile: Profile) -> dict[str, Any]:
         }
         repeats.append(runner.run("patched", "recovery.py", args, f"recovery_{repeat}")["tasks"])
         log(f"  recovery repeat {repeat + 1}/{profile.recovery_repeats} done")
-    return {"repeats": repeats}
+    return {"records": profile.recovery_records, "every": profile.recovery_every, "repeats": repeats}
 
 
 # -- summaries -----------------------------------------------------------------------------------
@@ -476,6 +494,7 @@ def summarize_results(results: dict[str, Any]) -> dict[str, Any]:
     ]
     summary["throughput"] = {
         "backend": stack[0]["backend"],
+        "concurrent": results["stack"].get("concurrent", False),
         "tasks": stack[0]["tasks"],
         "all_succeeded": all(r["succeeded"] == r["tasks"] for r in stack),
         "tasks_per_minute": {v: tpm[v] for v in VARIANTS},
@@ -504,8 +523,9 @@ def summarize_results(results: dict[str, Any]) -> dict[str, Any]:
     summary["checkpoint"] = checkpoint
 
     recovery = []
+    records = results["recovery"].get("records", 1_000_000)  # older results: always 1,000,000
     for point in sorted({t["fail_at"] for rep in results["recovery"]["repeats"] for t in rep}):
-        row: dict[str, Any] = {"fail_at": point}
+        row: dict[str, Any] = {"fail_at": point, "fraction": point / records}
         for flag in (True, False):
             tasks = [
                 t
@@ -531,6 +551,8 @@ def summarize_results(results: dict[str, Any]) -> dict[str, Any]:
         row["whole_ratio"] = ratio(row["flagged"]["whole_s"], row["unflagged"]["whole_s"])
         recovery.append(row)
     summary["recovery"] = recovery
+    summary["recovery_records"] = records
+    summary["recovery_every"] = results["recovery"].get("every", 10_000)
     return summary
 
 
@@ -540,7 +562,7 @@ def headline(summary: dict[str, Any]) -> str:
     patched_first = max(ti[("patched", "unflagged-first")]["statements"])
     flagged_extra = max(r["extra_statements"] for r in summary["ti_run"] if r["case"].startswith("flagged"))
     p50 = ti[("patched", "unflagged-first")]["p50_ratio"]
-    half = min(summary["recovery"], key=lambda r: abs(r["fail_at"] - 500_000))
+    half = min(summary["recovery"], key=lambda r: abs(r["fraction"] - 0.5))
     ckpt = summary["checkpoint"]["patched"]
     push_vs_set = (
         ratio(ckpt["xcom_push"]["p50"], ckpt["task_state_store_set"]["p50"]) if ckpt else float("nan")
@@ -551,7 +573,7 @@ def headline(summary: dict[str, Any]) -> str:
         f" | 1000-task serialization {'identical' if summary['serialization']['identical'] else 'DIFFERENT'}"
         f", flag +{summary['serialization']['flag_percent']:.1f}%"
         f" | throughput patched/vanilla {summary['throughput']['ratio']:.2f}"
-        f" | retry at {half['fail_at'] // 10_000}% flagged/unflagged {half['retry_ratio']:.2f}"
+        f" | retry at {half['fraction']:.0%} flagged/unflagged {half['retry_ratio']:.2f}"
         f" | xcom_push/task_state_store.set p50 {push_vs_set:.2f}"
     )
 
@@ -646,7 +668,12 @@ def render(summary: dict[str, Any], meta: dict[str, Any], plot: str | None) -> s
         f"+{ser['flag_percent']:.2f}%).",
     ]
     tp = summary["throughput"]
-    out += ["", f"#### 3. Scheduler throughput ({tp['tasks']} tasks, LocalExecutor, {tp['backend']})", ""]
+    at_once = ", the two deployments at the same time" if tp["concurrent"] else ""
+    out += [
+        "",
+        f"#### 3. Scheduler throughput ({tp['tasks']} tasks, LocalExecutor, {tp['backend']}{at_once})",
+        "",
+    ]
     out.append(
         table(
             [
@@ -673,7 +700,12 @@ def render(summary: dict[str, Any], meta: dict[str, Any], plot: str | None) -> s
         f"patched/vanilla: **{tp['ratio']:.3f}** (per round: {spread(tp['round_ratios'])}); "
         f"every task succeeded: {tp['all_succeeded']}.",
     ]
-    out += ["", "#### 4. Recovery: 1,000,000 records, a checkpoint every 10,000, one failure", ""]
+    out += [
+        "",
+        f"#### 4. Recovery: {summary['recovery_records']:,} records, a checkpoint every "
+        f"{summary['recovery_every']:,}, one failure",
+        "",
+    ]
     out.append(
         table(
             [
@@ -689,11 +721,11 @@ def render(summary: dict[str, Any], meta: dict[str, Any], plot: str | None) -> s
             ],
             [
                 [
-                    f"{r['fail_at'] / 10_000:g}%",
+                    f"{r['fraction']:.0%}",
                     r["flagged"]["retry_s"],
                     r["unflagged"]["retry_s"],
                     r["retry_ratio"],
-                    1 - r["fail_at"] / 1_000_000,
+                    1 - r["fraction"],
                     r["flagged"]["whole_s"],
                     r["unflagged"]["whole_s"],
                     r["whole_ratio"],
@@ -717,7 +749,8 @@ def render(summary: dict[str, Any], meta: dict[str, Any], plot: str | None) -> s
 
 def make_plot(patched: Path, work: Path, summary: dict[str, Any], target: Path) -> bool:
     data = work / "plot-data.json"
-    data.write_text(json.dumps({"recovery": summary["recovery"], "target": str(target)}))
+    settings = {"records": summary["recovery_records"], "every": summary["recovery_every"]}
+    data.write_text(json.dumps({"recovery": summary["recovery"], "target": str(target), **settings}))
     result = subprocess.run(
         [str(patched / "bin" / "python"), str(PROBES / "plot.py"), str(data)], capture_output=True, text=True
     )
@@ -746,6 +779,31 @@ def loadavg() -> str:
         return " ".join(Path("/proc/loadavg").read_text().split()[:3])
     except OSError:
         return "unknown"
+
+
+class Background:
+    """A function run in a thread; ``join`` returns its result or raises its exception."""
+
+    def __init__(self, function):
+        self._function = function
+        self._result: Any = None
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self):
+        try:
+            self._result = self._function()
+        except BaseException as e:
+            self._error = e
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def join(self) -> Any:
+        self._thread.join()
+        if self._error is not None:
+            raise self._error
+        return self._result
 
 
 class LoadSampler:
@@ -794,12 +852,19 @@ def run_bench(repo: Path, venvs: dict[str, Path], profile: Profile, backend: str
     results: dict[str, Any] = {}
     with LoadSampler() as load:
         try:
+            serialization = Background(lambda: measure_serialization(runner, profile))
+            if profile.overlap_setup:
+                log(f"2. serialization of a {profile.serialization_tasks}-task Dag, in the background")
+                serialization.start()
             log("template database: airflow db migrate")
             databases.create_template(venvs["vanilla"], runner.env)
-            log(f"2. serialization of a {profile.serialization_tasks}-task Dag")
-            results["serialization"] = measure_serialization(runner, profile)
+            if not profile.overlap_setup:
+                log(f"2. serialization of a {profile.serialization_tasks}-task Dag")
+                serialization.start()
+                serialization.join()
             log(f"1. ti_run: {profile.ti_run_calls} calls per case and installation")
-            results["ti_run"] = measure_ti_run(runner, profile)
+            results["ti_run"] = measure_ti_run(runner, profile, before_measuring=serialization.join)
+            results["serialization"] = serialization.join()
             log(f"3+5. scheduler throughput ({profile.throughput_tasks} tasks) and checkpoint cost")
             results["stack"] = measure_stack(runner, profile)
             log("4. recovery")

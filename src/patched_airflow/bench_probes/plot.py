@@ -15,7 +15,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 def main() -> int:
     data = json.loads(Path(sys.argv[1]).read_text())
     rows = data["recovery"]
-    points = [row["fail_at"] / 10_000 for row in rows]
+    points = [100 * row["fraction"] for row in rows]
     figure, axes = plt.subplots(figsize=(7, 4.2), dpi=120)
     for key, label, marker in (
         ("unflagged", "unflagged (restarts at 0)", "o"),
@@ -40,9 +40,9 @@ def main() -> int:
         color="grey",
         label="work left x mean unflagged retry",
     )
-    axes.set_xlabel("failure point of the first try (% of 1,000,000 records)")
+    axes.set_xlabel(f"failure point of the first try (% of {data['records']:,} records)")
     axes.set_ylabel("wall time of the retry (s)")
-    axes.set_title("Retry after one failure: checkpoint every 10,000 records")
+    axes.set_title(f"Retry after one failure: checkpoint every {data['every']:,} records")
     axes.set_xticks(points)
     axes.set_ylim(bottom=0)
     axes.grid(alpha=0.3)

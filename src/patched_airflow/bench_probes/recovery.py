@@ -17,6 +17,7 @@ Prints one JSON line: per task, the start and end of each try from ``task_instan
 
 from __future__ import annotations
 
+import datetime
 import json
 import os
 import subprocess
@@ -75,6 +76,15 @@ with DAG("bench_recovery", schedule=None, start_date=datetime.datetime(2024, 1, 
 """
 
 
+def timestamp(value: datetime.datetime | str) -> float:
+    """A column's datetime as a POSIX timestamp: SQLite returns the stored UTC text, naive."""
+    if isinstance(value, str):
+        value = datetime.datetime.fromisoformat(value)
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=datetime.timezone.utc)
+    return value.timestamp()
+
+
 def task_list(args) -> list[tuple[str, int, dict]]:
     tasks = []
     for point in args["points"]:
@@ -104,27 +114,31 @@ def main() -> int:
     if result.returncode != 0:
         raise SystemExit(f"airflow dags test exited {result.returncode}; see {home / 'dags-test.log'}")
 
-    from sqlalchemy import select
+    # Plain SQL on the run's tables: importing Airflow's models would cost seconds after every run.
+    from sqlalchemy import create_engine, text
 
-    from airflow import settings
-    from airflow.models.taskinstance import TaskInstance
-    from airflow.models.taskinstancehistory import TaskInstanceHistory
-    from airflow.models.xcom import XComModel
-
-    session = settings.Session()
+    engine = create_engine(os.environ["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"])
     tries: dict[str, dict[int, dict]] = {}
-    for model in (TaskInstanceHistory, TaskInstance):
-        for row in session.scalars(select(model).where(model.dag_id == "bench_recovery")):
-            tries.setdefault(row.task_id, {})[row.try_number] = {
-                "state": str(row.state),
-                "start": row.start_date.timestamp(),
-                "end": row.end_date.timestamp(),
-            }
-    for row in session.scalars(select(XComModel).where(XComModel.dag_id == "bench_recovery")):
-        if row.key.startswith("started_try_"):
-            value = row.value
-            value = json.loads(value) if isinstance(value, str) else value
-            tries[row.task_id][int(row.key.rsplit("_", 1)[1])]["started_at_record"] = value
+    with engine.connect() as conn:
+        for table in ("task_instance_history", "task_instance"):
+            rows = conn.execute(
+                text(
+                    f"SELECT task_id, try_number, state, start_date, end_date FROM {table}"
+                    " WHERE dag_id = 'bench_recovery'"
+                )
+            )
+            for task_id, try_number, state, start, end in rows:
+                tries.setdefault(task_id, {})[try_number] = {
+                    "state": state,
+                    "start": timestamp(start),
+                    "end": timestamp(end),
+                }
+        rows = conn.execute(text("SELECT task_id, key, value FROM xcom WHERE dag_id = 'bench_recovery'"))
+        for task_id, key, value in rows:
+            if key.startswith("started_try_"):
+                value = json.loads(value) if isinstance(value, str) else value
+                tries[task_id][int(key.rsplit("_", 1)[1])]["started_at_record"] = value
+    engine.dispose()
     records = []
     for task_id, fail_at, kwargs in tasks:
         records.append(

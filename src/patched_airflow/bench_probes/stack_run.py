@@ -75,11 +75,14 @@ def main() -> int:
         database_url=args["database_url"],
         parallelism=args["parallelism"],
         components=("api-server", "scheduler", "dag-processor"),
+        # Its own port for the scheduler's log server: the quick run has two deployments at once.
+        config={"logging": {"worker_log_server_port": harness.free_port()}},
     )
     deployment.migrate = lambda: None
+    # Before the start, so that the dag-processor's first pass parses both Dag files.
+    deployment.add_dag_file("bench_throughput.py", THROUGHPUT_DAG.format(tasks=args["tasks"]))
     try:
         deployment.start()
-        deployment.add_dag_file("bench_throughput.py", THROUGHPUT_DAG.format(tasks=args["tasks"]))
         deployment.wait_for_dags(["bench_throughput", "bench_checkpoint_cost"], timeout=300)
         cpu_before = deployment.cpu_seconds()
         began = time.monotonic()
