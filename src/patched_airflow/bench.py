@@ -12,6 +12,7 @@ change): PostgreSQL on 127.0.0.1:5432 when it answers, else SQLite. Everything i
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import os
@@ -404,7 +405,7 @@ def measure_stack(runner: Runner, profile: Profile) -> dict[str, Any]:
     runs = []
     for round_number, order in enumerate(interleaved(profile.throughput_rounds)):
         if profile.concurrent_deployments:
-            both = [Background(lambda v=variant: deployment(v, round_number)) for variant in order]
+            both = [Background(functools.partial(deployment, v, round_number)) for v in order]
             for job in both:
                 job.start()
             runs += [job.join() for job in both]
