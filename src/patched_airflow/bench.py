@@ -64,8 +64,8 @@ class Profile:
     concurrent_deployments: bool = False
 
 
-# One round of each deployment: on a shared 2-core machine a 500-task run takes minutes.
-FULL = Profile("full", 1000, 4, 1000, 1, 500, 1, 4, 1000, 1_000_000, 10_000, 4, 1)
+# Two rounds of deployments (ABBA) and three of recovery: about 25 minutes on a quiet 2-core machine.
+FULL = Profile("full", 1000, 4, 1000, 1, 500, 2, 4, 1000, 1_000_000, 10_000, 4, 3)
 QUICK = Profile(
     "quick",
     100,
