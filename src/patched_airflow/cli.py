@@ -98,13 +98,8 @@ def cmd_venv(args: argparse.Namespace) -> int:
 
 
 def cmd_test(args: argparse.Namespace) -> int:
-    stamp = BUILD / "inputs.sha256"
-    wheels = sorted(DIST.glob("*.whl"))
-    if len(wheels) != 2 or not stamp.exists() or stamp.read_text() != inputs_digest(REPO):
-        print("The build is missing or older than the sources; building first (./build.sh --no-demo)")
-        if code := cmd_build(argparse.Namespace(uv=args.uv, no_demo=True)):
-            return code
-        wheels = sorted(DIST.glob("*.whl"))
+    if (wheels := ensure_built(args.uv)) is None:
+        return 1
     venv = ensure_venv(args.uv, wheels, TEST_REQUIREMENTS)
     # Vanilla 3.3.2 beside it, for the comparisons (serialization bytes, mixed versions).
     vanilla = ensure_venv(args.uv, [], TEST_REQUIREMENTS, VANILLA_VENV)
