@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import re
 import shutil
 import subprocess
 import sys
@@ -67,6 +68,41 @@ def ensure_venv(uv: str, wheels: list[Path], extra: list[str], venv: Path = VENV
         check=True,
     )
     return venv
+
+
+AIRFLOW_DISTRIBUTIONS = ("apache-airflow-core", "apache-airflow-task-sdk")
+
+
+def installed(uv: str, venv: Path) -> dict[str, str]:
+    """``uv pip freeze`` of ``venv``: requirement line by distribution name."""
+    freeze = subprocess.run(
+        [uv, "pip", "freeze", "--quiet", "--python", str(venv / "bin" / "python")],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    lines = [line.strip() for line in freeze.splitlines() if line.strip()]
+    return {re.split(r"\s*(?:==|@)", line, maxsplit=1)[0].lower(): line for line in lines}
+
+
+def same_other_packages(uv: str, reference: Path, venv: Path) -> None:
+    """Install into ``venv`` the versions ``reference`` has of every package but Airflow's own two."""
+    wanted = {k: v for k, v in installed(uv, reference).items() if k not in AIRFLOW_DISTRIBUTIONS}
+    own = {k: v for k, v in installed(uv, venv).items() if k in AIRFLOW_DISTRIBUTIONS}
+    have = {k: v for k, v in installed(uv, venv).items() if k not in AIRFLOW_DISTRIBUTIONS}
+    if have == wanted:
+        return
+    print(f"Aligning {venv.name}'s packages with {reference.name}'s", flush=True)
+    requirements = venv / "requirements-aligned.txt"
+    requirements.write_text("\n".join([*wanted.values(), *own.values()]) + "\n")
+    subprocess.run(
+        [uv, "pip", "sync", "--quiet", "--python", str(venv / "bin" / "python"), str(requirements)],
+        check=True,
+    )
+    have = {k: v for k, v in installed(uv, venv).items() if k not in AIRFLOW_DISTRIBUTIONS}
+    if have != wanted:
+        differ = sorted(set(have.items()) ^ set(wanted.items()))
+        raise SystemExit(f"error: {venv} and {reference} still differ in: {differ}")
 
 
 def cmd_build(args: argparse.Namespace) -> int:
@@ -144,6 +180,9 @@ def cmd_bench(args: argparse.Namespace) -> int:
         "patched": ensure_venv(args.uv, wheels, BENCH_REQUIREMENTS),
         "vanilla": ensure_venv(args.uv, [], BENCH_REQUIREMENTS, VANILLA_VENV),
     }
+    # The venvs grow at different times (the build's demo, the tests): pin vanilla's other
+    # packages to the patched venv's, so that Airflow is the only difference measured.
+    same_other_packages(args.uv, venvs["patched"], venvs["vanilla"])
     if args.report:
         return report_saved(REPO, venvs, Path(args.report), write_docs=not args.no_docs)
     profile = QUICK if args.quick else FULL
