@@ -320,9 +320,10 @@ def measure_ti_run(runner: Runner, profile: Profile, before_measuring=None) -> d
                         continue
                     answer = sessions[variant].ask({"case": case, "n": per_block})
                     sample = samples.setdefault(
-                        (variant, case), {"latency": [], "statements": [], "p50s": []}
+                        (variant, case), {"latency": [], "database": [], "statements": [], "p50s": []}
                     )
                     sample["latency"] += [ns / 1e6 for ns in answer["latency_ns"]]
+                    sample["database"] += [ns / 1e6 for ns in answer["database_ns"]]
                     sample["statements"] += answer["statements"]
                     sample["p50s"].append(statistics.median(answer["latency_ns"]) / 1e6)
                     sample.setdefault("sql", answer["sql"])
@@ -338,6 +339,7 @@ def measure_ti_run(runner: Runner, profile: Profile, before_measuring=None) -> d
                 "case": case,
                 "statements": sorted(set(sample["statements"])),
                 "latency_ms": summarize(sample["latency"]),
+                "database_ms": summarize(sample["database"]),
                 "block_p50_ms": sample["p50s"],
                 "sql": sample["sql"],
                 "context": ready[variant]["context"][case],
@@ -451,6 +453,12 @@ def summarize_results(results: dict[str, Any]) -> dict[str, Any]:
                 **{k: row["latency_ms"][k] for k in ("n", "p50", "p95", "p99", "mean")},
                 "p50_ratio": ratio(row["latency_ms"]["p50"], base["latency_ms"]["p50"]),
                 "p95_ratio": ratio(row["latency_ms"]["p95"], base["latency_ms"]["p95"]),
+                # Time in the database driver (results before this column lack it).
+                "database_p50": row.get("database_ms", {}).get("p50", float("nan")),
+                "database_p50_ratio": ratio(
+                    row.get("database_ms", {}).get("p50", float("nan")),
+                    base.get("database_ms", {}).get("p50", float("nan")),
+                ),
                 "block_p50_ratios": block_ratios,
                 "is_automatic_restart": row["context"].get("is_automatic_restart"),
             }
@@ -612,6 +620,8 @@ def render(summary: dict[str, Any], meta: dict[str, Any], plot: str | None) -> s
                 "p50 ratio",
                 "p95 ratio",
                 "per-block p50 ratios",
+                "in database p50 ms",
+                "in database p50 ratio",
                 "is_automatic_restart",
             ],
             [
@@ -627,6 +637,8 @@ def render(summary: dict[str, Any], meta: dict[str, Any], plot: str | None) -> s
                     r["p50_ratio"],
                     r["p95_ratio"],
                     spread(r["block_p50_ratios"]),
+                    r["database_p50"],
+                    r["database_p50_ratio"],
                     r["is_automatic_restart"],
                 ]
                 for r in sorted(

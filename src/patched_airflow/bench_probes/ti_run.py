@@ -11,7 +11,8 @@ or its second try after the first reported ``up_for_retry`` with a checkpoint XC
 commands on stdin, one JSON object a line: ``{"case": "unflagged-retry", "n": 250}`` starts that
 task instance ``n`` times through the in-process Execution API (the one ``dag.test()`` uses) and
 answers one JSON line: the latency of each call (ns, the HTTP round trip through the ASGI app) and
-the SQL statements each call sent (SQLAlchemy ``after_cursor_execute`` on Airflow's engines). Between
+the SQL statements each call sent, with the time each spent in the database driver (SQLAlchemy
+``before_cursor_execute``/``after_cursor_execute`` on Airflow's engines). Between
 two calls the task instance is put back to QUEUED with one UPDATE, outside the measurement.
 """
 
@@ -165,8 +166,13 @@ def main() -> int:
     session.close()
 
     statements: list[str] = []
+    database_ns: list[int] = []  # time spent in the database driver, per statement
+
+    def before(conn, cursor, statement, parameters, context, executemany):
+        conn.info["bench_began"] = time.perf_counter_ns()
 
     def record(conn, cursor, statement, parameters, context, executemany):
+        database_ns.append(time.perf_counter_ns() - conn.info.pop("bench_began"))
         statements.append(statement)
 
     engines = [settings.engine]
@@ -174,26 +180,30 @@ def main() -> int:
         engines.append(settings.async_engine.sync_engine)
     requeue = text("UPDATE task_instance SET state = 'queued' WHERE id = :id")
 
-    def start(ti_id: str) -> tuple[int, list[str], dict]:
+    def start(ti_id: str) -> tuple[int, list[str], dict, int]:
         statements.clear()
+        database_ns.clear()
         for engine in engines:
+            event.listen(engine, "before_cursor_execute", before)
             event.listen(engine, "after_cursor_execute", record)
         began = time.perf_counter_ns()
         response = client.patch(f"/task-instances/{ti_id}/run", json=RUN_PAYLOAD)
         elapsed = time.perf_counter_ns() - began
         for engine in engines:
+            event.remove(engine, "before_cursor_execute", before)
             event.remove(engine, "after_cursor_execute", record)
         if response.status_code != 200:
             raise RuntimeError(f"ti_run answered {response.status_code}: {response.text}")
         seen = list(statements)
+        in_database = sum(database_ns)
         with settings.engine.begin() as conn:
             conn.execute(requeue, {"id": ti_id})
-        return elapsed, seen, response.json()
+        return elapsed, seen, response.json(), in_database
 
     contexts = {}
     for case, ti_id in ti_ids.items():
         for _ in range(args.get("warmup", 20)):
-            _, _, contexts[case] = start(ti_id)
+            _, _, contexts[case], _ = start(ti_id)
     emit(
         channel,
         {
@@ -215,13 +225,23 @@ def main() -> int:
         import json
 
         command = json.loads(line)
-        latencies, counts, sample = [], [], None
+        latencies, counts, in_database, sample = [], [], [], None
         for _ in range(command["n"]):
-            elapsed, seen, _ = start(ti_ids[command["case"]])
+            elapsed, seen, _, database = start(ti_ids[command["case"]])
             latencies.append(elapsed)
             counts.append(len(seen))
+            in_database.append(database)
             sample = sample or seen
-        emit(channel, {"case": command["case"], "latency_ns": latencies, "statements": counts, "sql": sample})
+        emit(
+            channel,
+            {
+                "case": command["case"],
+                "latency_ns": latencies,
+                "database_ns": in_database,
+                "statements": counts,
+                "sql": sample,
+            },
+        )
     return 0
 
 
