@@ -64,7 +64,7 @@ class Profile:
     concurrent_deployments: bool = False
 
 
-# Two rounds of deployments (ABBA) and three of recovery: about 25 minutes on a quiet 2-core machine.
+# Two rounds of deployments (ABBA) and three of recovery: about 30 minutes on a quiet 2-core machine.
 FULL = Profile("full", 1000, 4, 1000, 1, 500, 2, 4, 1000, 1_000_000, 10_000, 4, 3)
 QUICK = Profile(
     "quick",

@@ -88,8 +88,9 @@ def installed(uv: str, venv: Path) -> dict[str, str]:
 def same_other_packages(uv: str, reference: Path, venv: Path) -> None:
     """Install into ``venv`` the versions ``reference`` has of every package but Airflow's own two."""
     wanted = {k: v for k, v in installed(uv, reference).items() if k not in AIRFLOW_DISTRIBUTIONS}
-    own = {k: v for k, v in installed(uv, venv).items() if k in AIRFLOW_DISTRIBUTIONS}
-    have = {k: v for k, v in installed(uv, venv).items() if k not in AIRFLOW_DISTRIBUTIONS}
+    current = installed(uv, venv)
+    own = {k: v for k, v in current.items() if k in AIRFLOW_DISTRIBUTIONS}
+    have = {k: v for k, v in current.items() if k not in AIRFLOW_DISTRIBUTIONS}
     if have == wanted:
         return
     print(f"Aligning {venv.name}'s packages with {reference.name}'s", flush=True)
@@ -180,11 +181,11 @@ def cmd_bench(args: argparse.Namespace) -> int:
         "patched": ensure_venv(args.uv, wheels, BENCH_REQUIREMENTS),
         "vanilla": ensure_venv(args.uv, [], BENCH_REQUIREMENTS, VANILLA_VENV),
     }
+    if args.report:
+        return report_saved(REPO, venvs, Path(args.report), write_docs=not args.no_docs)
     # The venvs grow at different times (the build's demo, the tests): pin vanilla's other
     # packages to the patched venv's, so that Airflow is the only difference measured.
     same_other_packages(args.uv, venvs["patched"], venvs["vanilla"])
-    if args.report:
-        return report_saved(REPO, venvs, Path(args.report), write_docs=not args.no_docs)
     profile = QUICK if args.quick else FULL
     return run_bench(REPO, venvs, profile, args.backend, write_docs=not args.quick and not args.no_docs)
 
