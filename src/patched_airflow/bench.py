@@ -2,7 +2,7 @@
 ``./bench.sh``: vanilla apache-airflow 3.3.2 against the patched build, side by side, in one run.
 
 The driver runs in the tool's environment and measures nothing itself: each measurement is a
-script in ``bench_probes/`` run with the python of ``build/venv-vanilla`` or ``build/venv``, which
+script in ``bench_probes/`` run with the python of the line's ``build/<line>/venv-vanilla`` or ``build/<line>/venv``, which
 prints JSON. Runs of the two installations alternate (ABAB, the first of each pair swapping every
 round), each on a fresh copy of one metadata database migrated once (the series has no schema
 change): PostgreSQL on 127.0.0.1:5432 when it answers, else SQLite. Everything is written to

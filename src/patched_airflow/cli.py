@@ -12,41 +12,36 @@ from pathlib import Path
 
 from patched_airflow import git
 from patched_airflow.demo import run_demo
+from patched_airflow.lines import Line, Lines
 from patched_airflow.series import SeriesError, apply_series, export_series
 from patched_airflow.testrun import SUITES, TEST_REQUIREMENTS, inputs_digest, run_suites
-from patched_airflow.upstream import Pins, UpstreamError, assemble_pristine
+from patched_airflow.upstream import UpstreamError, assemble_pristine
 from patched_airflow.wheels import build_wheels
 
 REPO = Path(__file__).resolve().parents[2]
-BUILD = REPO / "build"
 DIST = REPO / "dist"
-VENV = BUILD / "venv"
-VANILLA_VENV = BUILD / "venv-vanilla"
 
 
-def assemble(target: Path) -> Pins:
-    """Assemble pristine upstream plus the series at ``target``; return the pins."""
-    pins = Pins.load(REPO / "upstream.toml")
-    assemble_pristine(pins, REPO, target, BUILD / "sdists")
-    count = apply_series(target, REPO)
-    print(f"Applied {count} patches to the pristine tree at {target}", flush=True)
-    return pins
+def assemble(line: Line, target: Path) -> None:
+    """Assemble the line's pristine upstream plus its series at ``target``."""
+    assemble_pristine(line.pins, REPO, target, REPO / "build" / "sdists")
+    count = apply_series(target, line.folder)
+    print(f"{line.name}: applied {count} patches to the pristine tree at {target}", flush=True)
 
 
-def export_upstream_pr(tree: Path, out: Path) -> list[Path]:
+def export_upstream_pr(tree: Path, out: Path, description: Path | None = None) -> list[Path]:
     """Write the series as ``git format-patch`` output against the pristine tree, with the PR text."""
     if out.exists():
         shutil.rmtree(out)
     out.mkdir(parents=True)
     git.run(tree, "format-patch", "-q", "--no-signature", "-o", str(out), "pristine..HEAD")
-    description = REPO / "docs" / "upstream-pr" / "PR_DESCRIPTION.md"
-    if description.exists():
+    if description is not None and description.exists():
         shutil.copy2(description, out / description.name)
     return sorted(out.glob("*.patch"))
 
 
-def ensure_venv(uv: str, wheels: list[Path], extra: list[str], venv: Path = VENV) -> Path:
-    """(Re)install ``apache-airflow==3.3.2``, with ``wheels`` in place of its own, into ``venv``."""
+def ensure_venv(uv: str, line: Line, wheels: list[Path], extra: list[str], venv: Path) -> Path:
+    """(Re)install ``apache-airflow==<the line's release>``, with ``wheels`` in place of its own."""
     if not (venv / "bin" / "python").exists():
         subprocess.run([uv, "venv", "--quiet", "--python", sys.executable, str(venv)], check=True)
     reinstall = []
@@ -61,7 +56,7 @@ def ensure_venv(uv: str, wheels: list[Path], extra: list[str], venv: Path = VENV
             "--python",
             str(venv / "bin" / "python"),
             *reinstall,
-            "apache-airflow==3.3.2",
+            f"apache-airflow=={line.airflow_version}",
             *map(str, wheels),
             *extra,
         ],
@@ -106,80 +101,111 @@ def same_other_packages(uv: str, reference: Path, venv: Path) -> None:
         raise SystemExit(f"error: {venv} and {reference} still differ in: {differ}")
 
 
+def build_line(line: Line, uv: str) -> list[Path]:
+    """Assemble, patch and build one line; write its upstream PR export; return its wheels."""
+    assemble(line, line.tree)
+    wheels = build_wheels(line.pins, line.tree, line.build / "wheel-src", line.dist, uv)
+    patches = export_upstream_pr(line.tree, line.upstream_pr)
+    (line.build / "inputs.sha256").write_text(inputs_digest(REPO, line))
+    print(f"{line.name}: wrote {len(patches)} patches for upstream to {line.upstream_pr.relative_to(REPO)}")
+    for wheel in wheels:
+        print(f"{line.name}: built {wheel.relative_to(REPO)}", flush=True)
+    return wheels
+
+
+def publish_upstream_pr(lines: Lines) -> None:
+    """``dist/upstream-pr/``: the export of the line the upstream pull request comes from, with its text."""
+    line = lines.lines[lines.upstream_pr]
+    if not line.upstream_pr.is_dir():
+        return
+    out = DIST / "upstream-pr"
+    if out.exists():
+        shutil.rmtree(out)
+    shutil.copytree(line.upstream_pr, out)
+    shutil.copy2(REPO / "docs" / "upstream-pr" / "PR_DESCRIPTION.md", out / "PR_DESCRIPTION.md")
+    print(f"Wrote the upstream pull request (line {line.name}) to {out.relative_to(REPO)}")
+
+
 def cmd_build(args: argparse.Namespace) -> int:
     started = time.monotonic()
-    tree = BUILD / "tree"
-    pins = assemble(tree)
-    wheels = build_wheels(pins, tree, BUILD / "wheel-src", DIST, args.uv)
-    patches = export_upstream_pr(tree, DIST / "upstream-pr")
-    (BUILD / "inputs.sha256").write_text(inputs_digest(REPO))
-    print(f"Wrote {len(patches)} patches for upstream to {DIST / 'upstream-pr'}")
-    for wheel in wheels:
-        print(f"Built {wheel.relative_to(REPO)}")
+    lines = Lines.load(REPO)
+    selected = lines.select(args.line)
+    built = {line.name: build_line(line, args.uv) for line in selected}
+    publish_upstream_pr(lines)
     if args.no_demo:
-        print(f"Build finished in {time.monotonic() - started:.0f}s (demo skipped)")
+        print(f"Build of {', '.join(built)} finished in {time.monotonic() - started:.0f}s (demo skipped)")
         return 0
-    venv = ensure_venv(args.uv, wheels, [])
+    # The demo runs on the default (stable) line, or on the one line asked for.
+    line = lines.lines[lines.default] if lines.default in built else selected[0]
+    print(f"\nDemo on the {line.name} line (apache-airflow=={line.airflow_version} + its patched wheels)")
+    venv = ensure_venv(args.uv, line, built[line.name], [], line.venv)
     held = run_demo(venv, REPO / "demo" / "dags")
-    print(f"Build finished in {time.monotonic() - started:.0f}s")
+    print(f"Build of {', '.join(built)} finished in {time.monotonic() - started:.0f}s")
     return 0 if held else 1
 
 
 def cmd_venv(args: argparse.Namespace) -> int:
-    wheels = sorted(DIST.glob("*.whl"))
-    if len(wheels) != 2:
-        print("dist/ does not hold the two patched wheels; run ./build.sh first", file=sys.stderr)
+    line = Lines.load(REPO).one(args.line)
+    if len(wheels := line.wheels) != 2:
+        print(f"{line.dist} does not hold the two patched wheels; run ./build.sh first", file=sys.stderr)
         return 2
-    ensure_venv(args.uv, wheels, args.extra)
+    ensure_venv(args.uv, line, wheels, args.extra, line.venv)
     return 0
 
 
 def cmd_test(args: argparse.Namespace) -> int:
-    if (wheels := ensure_built(args.uv)) is None:
-        return 1
-    venv = ensure_venv(args.uv, wheels, TEST_REQUIREMENTS)
-    # Vanilla 3.3.2 beside it, for the comparisons (serialization bytes, mixed versions).
-    vanilla = ensure_venv(args.uv, [], TEST_REQUIREMENTS, VANILLA_VENV)
-    if args.wheels == "vanilla":
-        print(
-            "Running the suites against VANILLA apache-airflow 3.3.2: the contract tests are expected to fail."
+    lines = Lines.load(REPO)
+    outcome = 0
+    for line in lines.select(args.line):
+        if (wheels := ensure_built(args.uv, line)) is None:
+            return 1
+        print(f"\n##### Line {line.name}: apache-airflow=={line.airflow_version} + {line.pins.local_label}")
+        venv = ensure_venv(args.uv, line, wheels, TEST_REQUIREMENTS, line.venv)
+        # The vanilla release beside it, for the comparisons (serialization bytes, mixed versions).
+        vanilla = ensure_venv(args.uv, line, [], TEST_REQUIREMENTS, line.vanilla_venv)
+        if args.wheels == "vanilla":
+            print(
+                f"Running the suites against VANILLA apache-airflow {line.airflow_version}: "
+                "the contract tests are expected to fail."
+            )
+            venv = vanilla
+        outcome |= run_suites(
+            REPO,
+            line,
+            venv,
+            args.backend,
+            args.test_type,
+            args.pytest_args,
+            wheels=args.wheels,
+            uv=args.uv,
+            only=args.suite,
+            default_line=line.name == lines.default,
         )
-        venv = vanilla
-    return run_suites(
-        REPO,
-        venv,
-        vanilla,
-        BUILD / "tree",
-        args.backend,
-        args.test_type,
-        args.pytest_args,
-        args.wheels,
-        args.uv,
-        args.suite,
-    )
+    return outcome
 
 
-def ensure_built(uv: str) -> list[Path] | None:
-    """The two wheels, building first if the build is missing or older than the sources."""
-    stamp = BUILD / "inputs.sha256"
-    wheels = sorted(DIST.glob("*.whl"))
-    if len(wheels) != 2 or not stamp.exists() or stamp.read_text() != inputs_digest(REPO):
-        print("The build is missing or older than the sources; building first (./build.sh --no-demo)")
-        if cmd_build(argparse.Namespace(uv=uv, no_demo=True)):
-            return None
-        wheels = sorted(DIST.glob("*.whl"))
+def ensure_built(uv: str, line: Line) -> list[Path] | None:
+    """The line's two wheels, building first if the build is missing or older than the sources."""
+    stamp = line.build / "inputs.sha256"
+    wheels = line.wheels
+    if len(wheels) != 2 or not stamp.exists() or stamp.read_text() != inputs_digest(REPO, line):
+        print(f"The {line.name} build is missing or older than the sources; building it first")
+        build_line(line, uv)
+        publish_upstream_pr(Lines.load(REPO))
+        wheels = line.wheels
     return wheels
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
     from patched_airflow.bench import BENCH_REQUIREMENTS, FULL, QUICK, report_saved, run_bench
 
-    if (wheels := ensure_built(args.uv)) is None:
+    line = Lines.load(REPO).one(args.line)
+    if (wheels := ensure_built(args.uv, line)) is None:
         return 1
     print("Installing the two virtualenvs (reused when up to date)", flush=True)
     venvs = {
-        "patched": ensure_venv(args.uv, wheels, BENCH_REQUIREMENTS),
-        "vanilla": ensure_venv(args.uv, [], BENCH_REQUIREMENTS, VANILLA_VENV),
+        "patched": ensure_venv(args.uv, line, wheels, BENCH_REQUIREMENTS, line.venv),
+        "vanilla": ensure_venv(args.uv, line, [], BENCH_REQUIREMENTS, line.vanilla_venv),
     }
     if args.report:
         return report_saved(REPO, venvs, Path(args.report), write_docs=not args.no_docs)
@@ -190,20 +216,26 @@ def cmd_bench(args: argparse.Namespace) -> int:
     return run_bench(REPO, venvs, profile, args.backend, write_docs=not args.quick and not args.no_docs)
 
 
+def workspace_of(line: Line) -> Path:
+    return REPO / "work" / line.name
+
+
 def cmd_workspace(args: argparse.Namespace) -> int:
-    work = REPO / "work"
+    line = Lines.load(REPO).one(args.line)
+    work = workspace_of(line)
     if work.exists():
         if not args.force:
             print(f"{work} exists; export it first, or pass --force to throw it away", file=sys.stderr)
             return 2
         shutil.rmtree(work)
-    assemble(work)
-    print(f"Edit and commit in {work}; then run ./dev.sh export")
+    assemble(line, work)
+    print(f"Edit and commit in {work.relative_to(REPO)}; then run ./dev.sh export --line {line.name}")
     return 0
 
 
 def cmd_export(args: argparse.Namespace) -> int:
-    entries = export_series(REPO / "work", REPO)
+    line = Lines.load(REPO).one(args.line)
+    entries = export_series(workspace_of(line), line.folder)
     for entry in entries:
         print(entry.patch)
         for path in entry.added_files:
@@ -215,20 +247,30 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="patched_airflow", description=__doc__)
     parser.add_argument("--uv", default=shutil.which("uv") or "uv", help="the uv executable")
     commands = parser.add_subparsers(dest="command", required=True)
+    every_line = {
+        "action": "append",
+        "metavar": "LINE",
+        "help": "only this line (repeatable); default: every line",
+    }
+    one_line = {"metavar": "LINE", "help": "the line (a folder of lines/); default: lines.toml's default"}
+
     build = commands.add_parser("build", help="fetch, verify, patch, build wheels and the PR export; demo")
+    build.add_argument("--line", **every_line)
     build.add_argument("--no-demo", action="store_true", help="skip the demo at the end")
     build.set_defaults(func=cmd_build)
-    venv = commands.add_parser("venv", help="install apache-airflow==3.3.2 with the built wheels")
+    venv = commands.add_parser("venv", help="install apache-airflow==<the line's release> with its wheels")
+    venv.add_argument("--line", **one_line)
     venv.add_argument("extra", nargs="*", help="more requirements to install beside them")
     venv.set_defaults(func=cmd_venv)
     test = commands.add_parser("test", help="run the test suite against the built wheels")
+    test.add_argument("--line", **every_line)
     test.add_argument("--backend", choices=["sqlite", "postgres"], default="sqlite")
     test.add_argument("--test-type", choices=["unit", "e2e", "all"], default="all")
     test.add_argument(
         "--wheels",
         choices=["patched", "vanilla"],
         default="patched",
-        help="run the Airflow suites against vanilla 3.3.2 instead, to see the contract tests fail",
+        help="run the Airflow suites against the vanilla release instead, to see the contract tests fail",
     )
     test.add_argument(
         "--suite",
@@ -239,8 +281,9 @@ def main(argv: list[str] | None = None) -> int:
     test.add_argument("pytest_args", nargs="*", help="passed on to pytest (after --)")
     test.set_defaults(func=cmd_test)
     bench = commands.add_parser(
-        "bench", help="benchmark vanilla 3.3.2 against the patched build (./bench.sh)"
+        "bench", help="benchmark the vanilla release against the patched build (./bench.sh)"
     )
+    bench.add_argument("--line", **one_line)
     bench.add_argument("--quick", action="store_true", help="a reduced run (under 3 minutes); writes no docs")
     bench.add_argument(
         "--backend",
@@ -251,12 +294,15 @@ def main(argv: list[str] | None = None) -> int:
     bench.add_argument("--no-docs", action="store_true", help="a full run that leaves docs/ alone")
     bench.add_argument("--report", metavar="RESULTS_JSON", help="only report again from a saved results.json")
     bench.set_defaults(func=cmd_bench)
-    workspace = commands.add_parser("workspace", help="materialize ./work: pristine upstream + the series")
-    workspace.add_argument("--force", action="store_true", help="replace an existing ./work")
+    workspace = commands.add_parser(
+        "workspace", help="materialize work/<line>: pristine upstream + the line's series"
+    )
+    workspace.add_argument("--line", **one_line)
+    workspace.add_argument("--force", action="store_true", help="replace an existing work/<line>")
     workspace.set_defaults(func=cmd_workspace)
-    commands.add_parser(
-        "export", help="write ./work's commits back to patches/ and plain files"
-    ).set_defaults(func=cmd_export)
+    export = commands.add_parser("export", help="write work/<line>'s commits back to the line's folder")
+    export.add_argument("--line", **one_line)
+    export.set_defaults(func=cmd_export)
     args = parser.parse_args(argv)
     try:
         return args.func(args)

@@ -7,7 +7,8 @@ import zipfile
 from pathlib import Path
 
 from patched_airflow import git
-from patched_airflow.upstream import Pins, assemble_pristine
+from patched_airflow.lines import Line
+from patched_airflow.upstream import assemble_pristine
 from patched_airflow.wheels import build_wheels
 
 
@@ -17,17 +18,18 @@ def wheel_contents(wheel: Path) -> dict[str, str]:
         return {name: hashlib.sha256(archive.read(name)).hexdigest() for name in archive.namelist()}
 
 
-def check_upstream_pr(repo: Path, build: Path, dist: Path, uv: str) -> int:
-    pins = Pins.load(repo / "upstream.toml")
-    patches = sorted((dist / "upstream-pr").glob("*.patch"))
+def check_upstream_pr(repo: Path, line: Line, uv: str) -> int:
+    """``git am`` the line's export onto a fresh pristine tree: the build's tree, the same wheels."""
+    pins, build, dist = line.pins, line.build, line.dist
+    patches = sorted(line.upstream_pr.glob("*.patch"))
     if not patches:
-        print("dist/upstream-pr/ holds no patches; run ./build.sh")
+        print(f"{line.upstream_pr} holds no patches; run ./build.sh")
         return 1
     fresh = build / "pr-check" / "tree"
-    assemble_pristine(pins, repo, fresh, build / "sdists")
+    assemble_pristine(pins, repo, fresh, repo / "build" / "sdists")
     git.run(fresh, "am", "-q", "--committer-date-is-author-date", *map(str, patches))
     applied = git.run(fresh, "rev-parse", "HEAD^{tree}").strip()
-    expected = git.run(build / "tree", "rev-parse", "HEAD^{tree}").strip()
+    expected = git.run(line.tree, "rev-parse", "HEAD^{tree}").strip()
     print(f"git am of {len(patches)} patches onto a fresh pristine tree: tree {applied[:12]}")
     if applied != expected:
         print(f"  differs from the build's tree {expected[:12]}:")

@@ -22,11 +22,13 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from patched_airflow.backends import BackendUnavailable, database_url, ensure_available
 from patched_airflow.image import check_image
+from patched_airflow.lines import Line, UpstreamTests
 from patched_airflow.lint import lint_series
 from patched_airflow.prcheck import check_upstream_pr
 from patched_airflow.series import read_series
@@ -54,47 +56,22 @@ class Suite:
     name: str
     kind: str  # "unit" or "e2e"
     rootdir: str  # relative to the test tree, or "repo:" + a path in this repository
-    paths: list[str]
+    paths: list[str] = field(default_factory=list)  # empty for the upstream suites: the line names them
     python: str = "venv"  # "venv": the patched Airflow; "tools": the build tool's environment
     uses_database: bool = True  # False: the same on every backend, so run with sqlite only
-    # Pre-existing upstream tests in the modules the series touches that need what this harness
-    # does not provide; each is named with the reason, and printed when the suite runs.
-    deselect: dict[str, str] = field(default_factory=dict)
+    every_line: bool = True  # False: about this repository, not a line: run with the default line only
 
 
 SUITES = [
-    Suite("tool", "unit", "repo:.", ["tests/tool"], python="tools", uses_database=False),
-    Suite("lint", "unit", "repo:.", [], python="tools", uses_database=False),
-    Suite("upstream-pr", "unit", "repo:.", [], python="tools", uses_database=False),
-    Suite("image", "unit", "repo:.", [], python="tools", uses_database=False),
-    Suite("mypy", "unit", "repo:.", [], python="tools", uses_database=False),
-    Suite(
-        "sdk",
-        "unit",
-        "task-sdk",
-        [
-            "tests/task_sdk/bases/test_operator.py",
-            "tests/task_sdk/bases/test_decorator.py",
-            "tests/task_sdk/definitions/test_mappedoperator.py",
-            "tests/task_sdk/execution_time/test_task_runner.py",
-            "tests/task_sdk/execution_time/schema",
-            "tests/task_sdk/execution_time/test_supervisor_schemas_name_type_sync.py",
-        ],
-        deselect={
-            "tests/task_sdk/bases/test_operator.py::TestExecutorSafeguard::test_decorated_operators": (
-                "needs upstream's structlog-aware caplog fixture"
-            ),
-            "tests/task_sdk/bases/test_operator.py::TestExecutorSafeguard::test_python_op": (
-                "needs upstream's structlog-aware caplog fixture"
-            ),
-            "tests/task_sdk/bases/test_decorator.py::TestBaseDecorator::"
-            "test_get_python_source_strips_decorator_and_comment": "needs the cncf.kubernetes provider",
-            "tests/task_sdk/execution_time/test_task_runner.py::TestRuntimeTaskInstance::"
-            "test_rendered_templates_masks_secrets_in_complex_objects": "needs the kubernetes client",
-        },
-        uses_database=False,  # Task SDK tests must not use the database (task-sdk/tests/conftest.py)
-    ),
-    Suite("core", "unit", "airflow-core", ["tests/unit"]),
+    Suite("tool", "unit", "repo:.", ["tests/tool"], python="tools", uses_database=False, every_line=False),
+    Suite("lint", "unit", "repo:.", python="tools", uses_database=False),
+    Suite("upstream-pr", "unit", "repo:.", python="tools", uses_database=False),
+    Suite("image", "unit", "repo:.", python="tools", uses_database=False, every_line=False),
+    Suite("mypy", "unit", "repo:.", python="tools", uses_database=False),
+    # The upstream test modules the series touches: the line's upstream.toml [tests.sdk] / [tests.core].
+    # Task SDK tests must not use the database (task-sdk/tests/conftest.py).
+    Suite("sdk", "unit", "task-sdk", uses_database=False),
+    Suite("core", "unit", "airflow-core"),
     Suite("e2e", "e2e", "repo:.", ["tests/integration"]),
     Suite("stack", "e2e", "repo:.", ["tests/stack/contract"]),
     Suite("faults", "e2e", "repo:.", ["tests/stack/faults"]),
@@ -104,38 +81,36 @@ SUITES = [
 ]
 
 
-# Suites that are checks of the tool's own, not pytest runs: (title, check(repo, tree, uv) -> exit code).
-CHECKS = {
+# Suites that are checks of the tool's own, not pytest runs: (title, check(repo, line, uv) -> exit code).
+CHECKS: dict[str, tuple[str, Callable[[Path, Line, str], int]]] = {
     "lint": (
         "the series under upstream's ruff settings, and this repository; generated files up to date",
-        lambda repo, tree, uv: (
-            lint_series(tree, repo, str(Path(sys.executable).parent / "ruff"))
-            | check_supervisor_schema(tree, repo / "build" / "venv")
+        lambda repo, line, uv: (
+            lint_series(line.tree, repo, str(Path(sys.executable).parent / "ruff"))
+            | check_supervisor_schema(line.tree, line.venv)
         ),
     ),
     "upstream-pr": (
-        "dist/upstream-pr applies with git am to a fresh pristine tree and builds the same wheels",
-        lambda repo, tree, uv: check_upstream_pr(repo, repo / "build", repo / "dist", uv),
+        "the line's upstream PR export applies with git am to a fresh pristine tree and builds the same wheels",
+        lambda repo, line, uv: check_upstream_pr(repo, line, uv),
     ),
     "mypy": (
-        "the modules the series touches: no mypy error vanilla 3.3.2 does not have",
-        lambda repo, tree, uv: typecheck_series(
-            tree, repo / "build" / "venv", repo / "build" / "venv-vanilla", repo / "build"
-        ),
+        "the modules the series touches: no mypy error the vanilla release does not have",
+        lambda repo, line, uv: typecheck_series(line.tree, line.venv, line.vanilla_venv, line.build),
     ),
     "image": (
         "the Dockerfile: hadolint, and its install step in a clean virtualenv (no Docker engine here)",
-        lambda repo, tree, uv: check_image(repo, repo / "build", repo / "dist", uv),
+        lambda repo, line, uv: check_image(repo, line, uv),
     ),
 }
 
 
-def inputs_digest(repo: Path) -> str:
-    """A digest of everything the build reads from this repository."""
+def inputs_digest(repo: Path, line: Line) -> str:
+    """A digest of everything the line's build reads from this repository."""
     digest = hashlib.sha256()
-    files = [repo / "upstream.toml", repo / "patches" / "series"]
-    files += sorted((repo / "patches").glob("*.patch"))
-    files += [repo / path for entry in read_series(repo / "patches") for path in entry.added_files]
+    files = [line.folder / "upstream.toml", line.patches / "series"]
+    files += sorted(line.patches.glob("*.patch"))
+    files += [line.folder / path for entry in read_series(line.patches) for path in entry.added_files]
     files += sorted((repo / "src" / "patched_airflow").glob("*.py"))
     for path in files:
         digest.update(str(path.relative_to(repo)).encode())
@@ -143,23 +118,34 @@ def inputs_digest(repo: Path) -> str:
     return digest.hexdigest()
 
 
+def line_versions(line: Line) -> dict[str, str]:
+    """The versions the tests check installed distributions against, patched and vanilla."""
+    versions = {}
+    for sdist in line.pins.sdists:
+        name = "AIRFLOW" if sdist.directory == "airflow-core" else "TASK_SDK"
+        versions[f"PATCHED_{name}_VERSION"] = f"{sdist.version}+{line.pins.local_label}"
+        versions[f"VANILLA_{name}_VERSION"] = sdist.version
+    return versions
+
+
 def run_suites(
     repo: Path,
+    line: Line,
     venv: Path,
-    vanilla: Path,
-    tree: Path,
     backend: str,
     test_type: str,
     pytest_args: list[str],
     wheels: str = "patched",
     uv: str = "uv",
     only: list[str] | None = None,
+    default_line: bool = True,
 ) -> int:
+    """Run the suites for one line against ``venv`` (its patched, or its vanilla, virtualenv)."""
     overlay = repo / "tests" / "upstream_compat" / "overlay"
-    test_tree = repo / "build" / "testtree"
+    test_tree = line.build / "testtree"
     if test_tree.exists():
         shutil.rmtree(test_tree)
-    shutil.copytree(tree, test_tree, ignore=shutil.ignore_patterns(".git"))
+    shutil.copytree(line.tree, test_tree, ignore=shutil.ignore_patterns(".git"))
     shutil.copytree(overlay, test_tree, dirs_exist_ok=True)
 
     results: list[tuple[str, int, float]] = []
@@ -175,10 +161,12 @@ def run_suites(
             "AIRFLOW__CORE__LOAD_EXAMPLES": "false",
             "AIRFLOW__CORE__UNIT_TEST_MODE": "true",
             "PYTHONPATH": str(repo / "tests" / "upstream_compat"),
+            "PATCHED_AIRFLOW_LINE": line.name,
             "PATCHED_AIRFLOW_VENV": str(venv),
-            "VANILLA_AIRFLOW_VENV": str(vanilla),
+            "VANILLA_AIRFLOW_VENV": str(line.vanilla_venv),
             "PATCHED_PYTHON": str(venv / "bin" / "python"),
-            "VANILLA_PYTHON": str(vanilla / "bin" / "python"),
+            "VANILLA_PYTHON": str(line.vanilla_venv / "bin" / "python"),
+            **line_versions(line),
             "PATCHED_AIRFLOW_REPO": str(repo),
             "PATCHED_AIRFLOW_BACKEND": backend,
         }
@@ -189,6 +177,8 @@ def run_suites(
                 continue
             if wheels == "vanilla" and suite.python == "tools":
                 continue
+            if not suite.every_line and not default_line:
+                continue
             if backend != "sqlite" and not suite.uses_database:
                 print(
                     f"\n=== {suite.name}: does not use the metadata database; it runs with --backend sqlite"
@@ -198,22 +188,34 @@ def run_suites(
                 title, check = CHECKS[suite.name]
                 print(f"\n=== {suite.name}: {title}", flush=True)
                 started = time.monotonic()
-                code = check(repo, tree, uv)
+                code = check(repo, line, uv)
                 results.append((suite.name, code, time.monotonic() - started))
                 continue
             cwd = repo / suite.rootdir[5:] if suite.rootdir.startswith("repo:") else test_tree / suite.rootdir
             python = sys.executable if suite.python == "tools" else str(venv / "bin" / "python")
-            command = [python, "-m", "pytest", "-p", "no:cacheprovider", "--rootdir", str(cwd), *suite.paths]
-            print(f"\n=== {suite.name} ({backend}): {' '.join(suite.paths)}", flush=True)
-            env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"] = database_url(backend, Path(home), suite.name)
-            for test_id, reason in suite.deselect.items():
+            upstream = line.tests.get(suite.name, UpstreamTests(suite.paths))
+            command = [
+                python,
+                "-m",
+                "pytest",
+                "-p",
+                "no:cacheprovider",
+                "--rootdir",
+                str(cwd),
+                *upstream.paths,
+            ]
+            print(f"\n=== {suite.name} ({line.name}, {backend}): {' '.join(upstream.paths)}", flush=True)
+            env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"] = database_url(
+                backend, Path(home), f"{suite.name}_{line.name.replace('.', '_')}"
+            )
+            for test_id, reason in upstream.deselect.items():
                 print(f"    deselected upstream test {test_id}: {reason}")
                 command += ["--deselect", test_id]
             started = time.monotonic()
             code = subprocess.run([*command, *pytest_args], cwd=cwd, env=env).returncode
             results.append((suite.name, code, time.monotonic() - started))
 
-    print("\n=== Summary")
+    print(f"\n=== Summary: line {line.name}, {backend}")
     for name, code, seconds in results:
         print(f"  {name:<6} {'passed' if code == 0 else f'FAILED (pytest exit {code})'}  {seconds:.0f}s")
     return 0 if results and all(code == 0 for _, code, _ in results) else 1

@@ -1,4 +1,4 @@
-"""mypy on the modules the series touches: no error that vanilla 3.3.2 does not already have."""
+"""mypy on the modules the series touches: no error that the vanilla release does not already have."""
 
 from __future__ import annotations
 
@@ -51,7 +51,7 @@ def typecheck_series(tree: Path, venv: Path, vanilla: Path, build: Path) -> int:
     # Example Dags pass XComArgs to @task functions, which upstream's mypy accepts through its own
     # airflow_mypy decorator plugin (in the monorepo, not published); without it they cannot pass.
     modules = sorted({path.split("/src/", 1)[1] for path in changed.split() if "/example_dags/" not in path})
-    print(f"mypy on {len(modules)} modules the series touches, patched build against vanilla 3.3.2")
+    print(f"mypy on {len(modules)} modules the series touches, patched build against the vanilla release")
     new = _errors(venv, build / "mypy" / "patched", modules) - _errors(
         vanilla, build / "mypy" / "vanilla", modules
     )

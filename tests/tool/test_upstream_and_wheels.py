@@ -16,7 +16,7 @@ REPO = Path(__file__).resolve().parents[2]
 
 
 def test_pins_name_both_distributions_with_sha256():
-    pins = Pins.load(REPO / "upstream.toml")
+    pins = Pins.load(REPO / "lines" / "3.3" / "upstream.toml")
     assert {(s.name, s.version, s.directory) for s in pins.sdists} == {
         ("apache-airflow-core", "3.3.2", "airflow-core"),
         ("apache-airflow-task-sdk", "1.3.2", "task-sdk"),

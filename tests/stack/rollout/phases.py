@@ -5,6 +5,7 @@ log, Dag runs and XComs through the REST API, and the main tables' rows in the m
 
 from __future__ import annotations
 
+import os
 import re
 from pathlib import Path
 from typing import Any
@@ -13,8 +14,14 @@ import sqlalchemy as sa
 from stack import AirflowStack
 
 COMPONENTS = ("api-server", "scheduler", "dag-processor")  # nothing defers: no triggerer
-PATCHED_VERSION = "3.3.2+persistxcom.1"
-VANILLA_VERSION = "3.3.2"
+# The line's versions, set by ./test.sh (e.g. 3.3.2+persistxcom.1 and 3.3.2).
+PATCHED_VERSION = os.environ.get("PATCHED_AIRFLOW_VERSION", "3.3.2+persistxcom.1")
+VANILLA_VERSION = os.environ.get("VANILLA_AIRFLOW_VERSION", "3.3.2")
+PATCHED_WORKER = {
+    "airflow": PATCHED_VERSION,
+    "task_sdk": os.environ.get("PATCHED_TASK_SDK_VERSION", "1.3.2+persistxcom.1"),
+}
+VANILLA_WORKER = {"airflow": VANILLA_VERSION, "task_sdk": os.environ.get("VANILLA_TASK_SDK_VERSION", "1.3.2")}
 FLAG = ", persist_xcom_through_retry=True"
 # The main tables, each with the columns that identify a row (the XCom's value too: it must not change).
 TABLES = {

@@ -8,10 +8,9 @@ XComs as vanilla does, and the api-server logs no error.
 
 from __future__ import annotations
 
-from phases import PATCHED_VERSION, VANILLA_VERSION
+from phases import PATCHED_VERSION, VANILLA_WORKER
 
 NOTHING = {"checkpoint": None, "pushed_by_try_1": None}
-VANILLA_WORKER = {"airflow": VANILLA_VERSION, "task_sdk": "1.3.2"}
 
 
 def test_the_api_server_is_patched(api_first):

@@ -7,10 +7,9 @@ serializes as it did on vanilla: the same ``serialized_dag`` row, no new Dag ver
 
 from __future__ import annotations
 
-from phases import PATCHED_VERSION
+from phases import PATCHED_WORKER
 
 NOTHING = {"checkpoint": None, "pushed_by_try_1": None}
-PATCHED_WORKER = {"airflow": PATCHED_VERSION, "task_sdk": "1.3.2+persistxcom.1"}
 
 
 def test_the_patched_build_runs_a_vanilla_serialized_dag_as_vanilla(vanilla_serialized):

@@ -7,9 +7,7 @@ phase reads both back.
 from __future__ import annotations
 
 import pytest
-from phases import PATCHED_VERSION
-
-PATCHED_WORKER = {"airflow": PATCHED_VERSION, "task_sdk": "1.3.2+persistxcom.1"}
+from phases import PATCHED_WORKER
 
 
 @pytest.mark.parametrize("run", ["retried", "kept"])

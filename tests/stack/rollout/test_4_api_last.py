@@ -10,9 +10,7 @@ vanilla: the flagged task's retry clears its XComs.
 
 from __future__ import annotations
 
-from phases import PATCHED_VERSION, VANILLA_VERSION
-
-PATCHED_WORKER = {"airflow": PATCHED_VERSION, "task_sdk": "1.3.2+persistxcom.1"}
+from phases import PATCHED_WORKER, VANILLA_VERSION
 
 
 def test_the_api_server_is_vanilla(api_last):

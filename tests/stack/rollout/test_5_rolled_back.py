@@ -10,7 +10,7 @@ before, the forgotten file is an import error naming the argument, and new runs 
 
 from __future__ import annotations
 
-from phases import TABLES, VANILLA_VERSION, counts
+from phases import TABLES, VANILLA_VERSION, VANILLA_WORKER, counts
 
 UNCHANGED = ("dag_run", "task_instance", "task_instance_history", "xcom")
 
@@ -67,8 +67,7 @@ def test_new_runs_succeed_as_vanilla(rolled_back):
         assert run["xcoms"]["started_try_2"] == {
             "checkpoint": None,
             "pushed_by_try_1": None,
-            "airflow": VANILLA_VERSION,
-            "task_sdk": "1.3.2",
+            **VANILLA_WORKER,
         }
     assert counts(rolled_back["rows_at_end"])["dag_run"] == counts(rolled_back["rows_before"])["dag_run"] + 2
 

@@ -1,0 +1,119 @@
+"""
+The upstream release lines this project builds, one folder each under ``lines/``.
+
+A line is the kernel stable-queue's "queue" folder: ``lines/<name>/upstream.toml`` (the pinned sdists,
+the upstream-base files the series edits, the wheels' local label, the upstream test modules the series
+touches), ``lines/<name>/patches/`` (the series) and the files the series adds, at their monorepo
+paths. ``lines/lines.toml`` says which line is the default build and which one the upstream pull
+request comes from. Everything a line builds goes to ``build/<name>/`` and ``dist/<name>/``.
+"""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
+
+from patched_airflow.upstream import Pins, UpstreamError
+
+
+@dataclass(frozen=True)
+class UpstreamTests:
+    """Upstream test modules of one distribution that a line's series touches, run by the harness."""
+
+    paths: list[str]
+    # Pre-existing upstream tests in those modules that need what the harness does not provide,
+    # each with the reason; printed when the suite runs.
+    deselect: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Line:
+    name: str
+    folder: Path
+    build: Path
+    dist: Path
+
+    @cached_property
+    def pins(self) -> Pins:
+        return Pins.load(self.folder / "upstream.toml")
+
+    @cached_property
+    def tests(self) -> dict[str, UpstreamTests]:
+        data = tomllib.loads((self.folder / "upstream.toml").read_text())
+        return {name: UpstreamTests(**entry) for name, entry in data.get("tests", {}).items()}
+
+    @property
+    def patches(self) -> Path:
+        return self.folder / "patches"
+
+    @property
+    def airflow_version(self) -> str:
+        """The ``apache-airflow`` release the wheels install beside: the core sdist's version."""
+        return next(s.version for s in self.pins.sdists if s.directory == "airflow-core")
+
+    @property
+    def tree(self) -> Path:
+        return self.build / "tree"
+
+    @property
+    def venv(self) -> Path:
+        return self.build / "venv"
+
+    @property
+    def vanilla_venv(self) -> Path:
+        return self.build / "venv-vanilla"
+
+    @property
+    def wheels(self) -> list[Path]:
+        return sorted(self.dist.glob("*.whl"))
+
+    @property
+    def upstream_pr(self) -> Path:
+        return self.dist / "upstream-pr"
+
+
+@dataclass(frozen=True)
+class Lines:
+    """Every line, in version order, with the two roles ``lines/lines.toml`` gives."""
+
+    lines: dict[str, Line]
+    default: str
+    upstream_pr: str
+
+    @classmethod
+    def load(cls, repo: Path) -> Lines:
+        config = tomllib.loads((repo / "lines" / "lines.toml").read_text())
+        folders = sorted(
+            (p.parent for p in (repo / "lines").glob("*/upstream.toml")),
+            key=lambda folder: tuple(int(part) for part in folder.name.split(".")),
+        )
+        lines = {
+            folder.name: Line(folder.name, folder, repo / "build" / folder.name, repo / "dist" / folder.name)
+            for folder in folders
+        }
+        for role in ("default", "upstream_pr"):
+            if config.get(role) not in lines:
+                raise UpstreamError(
+                    f"lines/lines.toml: {role} = {config.get(role)!r} is not one of the lines "
+                    f"({', '.join(lines) or 'none'})"
+                )
+        return cls(lines, config["default"], config["upstream_pr"])
+
+    def select(self, names: list[str] | None) -> list[Line]:
+        """The named lines (every line when none is named); an unknown name is an error naming the lines."""
+        if not names:
+            return list(self.lines.values())
+        if unknown := [name for name in names if name not in self.lines]:
+            raise UpstreamError(f"no line {', '.join(unknown)}; the lines are {', '.join(self.lines)}")
+        return [self.lines[name] for name in self.lines if name in names]
+
+    def one(self, name: str | None) -> Line:
+        """The named line, or the default one."""
+        return self.select([name or self.default])[0]
