@@ -180,8 +180,20 @@ def cmd_test(args: argparse.Namespace) -> int:
             uv=args.uv,
             only=args.suite,
             default_line=line.name == lines.default,
+            upgrade_from=upgrade_venv(args, lines, line),
         )
     return outcome
+
+
+def upgrade_venv(args: argparse.Namespace, lines: Lines, line: Line) -> Path | None:
+    """The patched virtualenv of the line ``line`` upgrades from, when the upgrade suite will run."""
+    wanted = args.suite is None and args.test_type != "unit" or args.suite and "upgrade" in args.suite
+    if not wanted or line.upgrade_from is None or args.wheels == "vanilla":
+        return None
+    earlier = lines.one(line.upgrade_from)
+    if (wheels := ensure_built(args.uv, earlier)) is None:
+        return None
+    return ensure_venv(args.uv, earlier, wheels, TEST_REQUIREMENTS, earlier.venv)
 
 
 def ensure_built(uv: str, line: Line) -> list[Path] | None:

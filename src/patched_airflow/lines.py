@@ -45,9 +45,17 @@ class Line:
         return Pins.load(self.folder / "upstream.toml")
 
     @cached_property
+    def config(self) -> dict:
+        return tomllib.loads((self.folder / "upstream.toml").read_text())
+
+    @property
     def tests(self) -> dict[str, UpstreamTests]:
-        data = tomllib.loads((self.folder / "upstream.toml").read_text())
-        return {name: UpstreamTests(**entry) for name, entry in data.get("tests", {}).items()}
+        return {name: UpstreamTests(**entry) for name, entry in self.config.get("tests", {}).items()}
+
+    @property
+    def upgrade_from(self) -> str | None:
+        """The earlier line a deployment upgrades from in the ``upgrade`` suite (``[upgrade] from_line``)."""
+        return self.config.get("upgrade", {}).get("from_line")
 
     @property
     def patches(self) -> Path:

@@ -78,6 +78,8 @@ SUITES = [
     Suite("celery", "e2e", "repo:.", ["tests/stack/celery"]),
     Suite("xcom-backends", "e2e", "repo:.", ["tests/stack/xcom_backends"]),
     Suite("rollout", "e2e", "repo:.", ["tests/stack/rollout"]),
+    # Lines with an [upgrade] from_line only: a deployment moved from that line's build to this one's.
+    Suite("upgrade", "e2e", "repo:.", ["tests/stack/upgrade"]),
 ]
 
 
@@ -139,6 +141,7 @@ def run_suites(
     uv: str = "uv",
     only: list[str] | None = None,
     default_line: bool = True,
+    upgrade_from: Path | None = None,
 ) -> int:
     """Run the suites for one line against ``venv`` (its patched, or its vanilla, virtualenv)."""
     overlay = repo / "tests" / "upstream_compat" / "overlay"
@@ -167,6 +170,7 @@ def run_suites(
             "PATCHED_PYTHON": str(venv / "bin" / "python"),
             "VANILLA_PYTHON": str(line.vanilla_venv / "bin" / "python"),
             **line_versions(line),
+            **({"UPGRADE_FROM_VENV": str(upgrade_from)} if upgrade_from else {}),
             "PATCHED_AIRFLOW_REPO": str(repo),
             "PATCHED_AIRFLOW_BACKEND": backend,
         }
@@ -178,6 +182,9 @@ def run_suites(
             if wheels == "vanilla" and suite.python == "tools":
                 continue
             if not suite.every_line and not default_line:
+                continue
+            if suite.name == "upgrade" and upgrade_from is None:
+                print(f"\n=== upgrade: no earlier line to upgrade the {line.name} line from (none named, or vanilla)")
                 continue
             if backend != "sqlite" and not suite.uses_database:
                 print(
