@@ -184,7 +184,9 @@ def run_suites(
             if not suite.every_line and not default_line:
                 continue
             if suite.name == "upgrade" and upgrade_from is None:
-                print(f"\n=== upgrade: no earlier line to upgrade the {line.name} line from (none named, or vanilla)")
+                print(
+                    f"\n=== upgrade: no earlier line to upgrade the {line.name} line from (none named, or vanilla)"
+                )
                 continue
             if backend != "sqlite" and not suite.uses_database:
                 print(
