@@ -6,7 +6,7 @@ import math
 
 import pytest
 
-from patched_airflow.bench import interleaved
+from patched_airflow.bench_runner import interleaved
 from patched_airflow.benchstats import percentile, ratio, spread, summarize, table
 
 
