@@ -11,7 +11,8 @@ and ``docs/benchmarks-recovery.png``.
 
 The parts: ``bench_profiles`` (how much a run measures), ``bench_databases`` and ``bench_runner``
 (databases, running probes), ``bench_measure`` (the measurements), ``bench_summary`` (numbers and the
-headline), ``bench_render`` (the tables, docs/benchmarks.md), ``benchstats`` (percentiles, tables).
+headline), ``bench_render`` (the tables, docs/benchmarks.md), ``benchstats`` (percentiles, the noise
+rule).
 """
 
 from __future__ import annotations
@@ -113,7 +114,10 @@ def measure_all(
     log(f"1. ti_run: {profile.ti_run_calls} calls per case and installation")
     results["ti_run"] = measure_ti_run(runner, profile, before_measuring=serialization.join)
     results["serialization"] = serialization.join()
-    log(f"3+5. scheduler throughput ({profile.throughput_tasks} tasks) and checkpoint cost")
+    log(
+        f"3+5. scheduler throughput ({profile.throughput_tasks} tasks) and checkpoint cost, "
+        f"after a warm-up deployment of each installation ({profile.warmup_tasks} tasks)"
+    )
     results["stack"] = measure_stack(runner, profile)
     log("4. recovery")
     results["recovery"] = measure_recovery(runner, profile)
@@ -155,7 +159,7 @@ def report(
             f"Wrote docs/benchmarks.md (results section), {plot.relative_to(repo)}, docs/benchmarks-summary.json"
         )
     print(f"Raw results: {work / 'results.json'}; the {meta['profile']} run took {meta['wall_seconds']:.0f}s")
-    print(headline(summary))
+    print(headline(summary, meta["profile"]))
     return 0
 
 

@@ -6,7 +6,6 @@ raw results later (``bench_summary``, ``bench_render``), so a saved ``results.js
 
 from __future__ import annotations
 
-import functools
 import statistics
 import threading
 from typing import Any
@@ -110,32 +109,40 @@ def measure_serialization(runner: Runner, profile: Profile) -> dict[str, Any]:
 
 
 def measure_stack(runner: Runner, profile: Profile) -> dict[str, Any]:
-    def deployment(variant: str, round_number: int) -> dict[str, Any]:
+    """Scheduler throughput and checkpoint cost: a warm-up deployment of each side, then the rounds."""
+
+    def deployment(variant: str, round_name: int | str, tasks: int, checkpoint_calls: int) -> dict[str, Any]:
         args = {
             "repo": str(runner.repo),
-            "tasks": profile.throughput_tasks,
+            "tasks": tasks,
             "parallelism": profile.parallelism,
-            "checkpoint_calls": profile.checkpoint_calls,
+            "checkpoint_calls": checkpoint_calls,
         }
-        database = f"stack_{variant}_{round_number}"
+        database = f"stack_{variant}_{round_name}"
         args["database_url"] = runner.databases.url(database)
         result = runner.run(variant, "stack_run.py", args, database)
+        counted = " (warm-up, not counted)" if round_name == "warmup" else ""
         log(
-            f"  {variant}: {result['tasks']} tasks in {result['run_seconds']:.1f}s, "
+            f"  {variant}{counted}: {result['tasks']} tasks in {result['run_seconds']:.1f}s, "
             f"{result['tasks_per_minute']:.1f} tasks/min"
         )
-        return {"variant": variant, "round": round_number, **result}
+        return {"variant": variant, "round": round_name, **result}
 
+    def one_round(order, round_name: int | str, tasks: int, checkpoint_calls: int) -> list[dict[str, Any]]:
+        if not profile.concurrent_deployments:
+            return [deployment(v, round_name, tasks, checkpoint_calls) for v in order]
+        both = [Background(lambda v=v: deployment(v, round_name, tasks, checkpoint_calls)) for v in order]
+        for job in both:
+            job.start()
+        return [job.join() for job in both]
+
+    warmup = []
+    if profile.warmup_tasks:
+        warmup = one_round(VARIANTS, "warmup", profile.warmup_tasks, profile.warmup_checkpoint_calls)
     runs = []
     for round_number, order in enumerate(interleaved(profile.throughput_rounds)):
-        if profile.concurrent_deployments:
-            both = [Background(functools.partial(deployment, v, round_number)) for v in order]
-            for job in both:
-                job.start()
-            runs += [job.join() for job in both]
-        else:
-            runs += [deployment(variant, round_number) for variant in order]
-    return {"runs": runs, "concurrent": profile.concurrent_deployments}
+        runs += one_round(order, round_number, profile.throughput_tasks, profile.checkpoint_calls)
+    return {"runs": runs, "warmup": warmup, "concurrent": profile.concurrent_deployments}
 
 
 def measure_recovery(runner: Runner, profile: Profile) -> dict[str, Any]:

@@ -132,6 +132,11 @@ def render_throughput(tp: dict[str, Any]) -> str:
         f"patched/vanilla: **{tp['ratio']:.3f}** (per round: {spread(tp['round_ratios'])}); "
         f"every task succeeded: {tp['all_succeeded']}."
     )
+    if warmup := tp.get("warmup"):
+        verdict += " Warm-up deployments before the rounds, not counted: " + ", ".join(
+            f"{v} {w['tasks_per_minute']:.1f} tasks/min ({w['tasks']} tasks)" for v, w in warmup.items()
+        )
+        verdict += "."
     return f"{title}\n\n" + table(headers, cells) + "\n\n" + verdict
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import statistics
 from typing import Any
 
-from patched_airflow.benchstats import ratio, summarize
+from patched_airflow.benchstats import ratio, resolved, summarize
 
 VARIANTS = ("vanilla", "patched")
 
@@ -16,7 +16,9 @@ def summarize_results(results: dict[str, Any]) -> dict[str, Any]:
     return {
         "ti_run": summarize_ti_run(results["ti_run"]),
         "serialization": summarize_serialization(results["serialization"]["runs"]),
-        "throughput": summarize_throughput(stack["runs"], stack.get("concurrent", False)),
+        "throughput": summarize_throughput(
+            stack["runs"], stack.get("concurrent", False), stack.get("warmup", [])
+        ),
         "checkpoint": summarize_checkpoint(stack["runs"]),
         "recovery": summarize_recovery(results["recovery"]),
         "recovery_records": results["recovery"].get("records", 1_000_000),  # older results: always 1,000,000
@@ -83,8 +85,10 @@ def summarize_serialization(runs: list[dict[str, Any]]) -> dict[str, Any]:
     }
 
 
-def summarize_throughput(stack: list[dict[str, Any]], concurrent: bool) -> dict[str, Any]:
-    """Tasks per minute per installation and round, and patched/vanilla."""
+def summarize_throughput(
+    stack: list[dict[str, Any]], concurrent: bool, warmup: list[dict[str, Any]]
+) -> dict[str, Any]:
+    """Tasks per minute of the counted rounds (the warm-up deployments are reported apart)."""
     tpm = {v: [r["tasks_per_minute"] for r in stack if r["variant"] == v] for v in VARIANTS}
     rounds = sorted({r["round"] for r in stack})
     per_round = [
@@ -112,20 +116,29 @@ def summarize_throughput(stack: list[dict[str, Any]], concurrent: bool) -> dict[
             v: statistics.fmean(r["cpu_seconds"].get("scheduler", 0) for r in stack if r["variant"] == v)
             for v in VARIANTS
         },
+        # Not counted; results before the warm-up have none.
+        "warmup": {
+            r["variant"]: {"tasks": r["tasks"], "tasks_per_minute": r["tasks_per_minute"]} for r in warmup
+        },
     }
 
 
 def summarize_checkpoint(stack: list[dict[str, Any]]) -> dict[str, Any]:
-    """Per installation: ``xcom_push`` and ``task_state_store.set`` latencies."""
+    """Per installation: ``xcom_push`` and ``task_state_store.set`` latencies, and their p50 ratio per run."""
     checkpoint: dict[str, Any] = {}
     names = ("xcom_push", "task_state_store_set")
     for v in VARIANTS:
         calls: dict[str, list[float]] = {name: [] for name in names}
+        run_ratios = []
         for r in stack:
             if r["variant"] == v and "checkpoint_ns" in r:
                 for name in names:
                     calls[name] += [ns / 1e6 for ns in r["checkpoint_ns"][name]]
+                if all(r["checkpoint_ns"].get(name) for name in names):
+                    run_ratios.append(ratio(*(statistics.median(r["checkpoint_ns"][name]) for name in names)))
         checkpoint[v] = {name: summarize(values) for name, values in calls.items() if values}
+        if checkpoint[v]:
+            checkpoint[v]["run_ratios"] = run_ratios
     return checkpoint
 
 
@@ -160,23 +173,84 @@ def summarize_recovery(recovery_results: dict[str, Any]) -> list[dict[str, Any]]
 # -- the headline ---------------------------------------------------------------------------------
 
 
-def headline(summary: dict[str, Any]) -> str:
+def ratio_or_values(
+    label: str,
+    value: float,
+    repeats: list[float],
+    sides: tuple[tuple[str, float], tuple[str, float]],
+    unit: str,
+    profile: str,
+) -> str:
+    """``label value (range of the repeats)`` when the repeats resolve it, else the two values.
+
+    The rule is ``benchstats.resolved``: at least two independent measurements of the ratio that
+    agree within 0.10, or lie on one side of 1 by more than their own spread.
+    """
+    if resolved(repeats):
+        return f"{label} {value:.2f} ({min(repeats):.2f}..{max(repeats):.2f} over {len(repeats)})"
+    (name_a, a), (name_b, b) = sides
+    if len(repeats) > 1:
+        seen = f"{min(repeats):.2f}..{max(repeats):.2f} over {len(repeats)}"
+    else:
+        seen = "measured once" if repeats else "no repeats"
+    return (
+        f"{label}: {name_a} {a:.1f}{unit}, {name_b} {b:.1f}{unit}, not resolved in a {profile} run ({seen})"
+    )
+
+
+def headline(summary: dict[str, Any], profile: str = "full") -> str:
+    """One line: the exact results (statements, bytes), and each timing ratio only where it is resolved."""
     ti = {(r["variant"], r["case"]): r for r in summary["ti_run"]}
     vanilla_first = max(ti[("vanilla", "unflagged-first")]["statements"])
     patched_first = max(ti[("patched", "unflagged-first")]["statements"])
     flagged_extra = max(r["extra_statements"] for r in summary["ti_run"] if r["case"].startswith("flagged"))
-    p50 = ti[("patched", "unflagged-first")]["p50_ratio"]
+    first = ti[("patched", "unflagged-first")]
+    tp = summary["throughput"]
     half = min(summary["recovery"], key=lambda r: abs(r["fraction"] - 0.5))
     ckpt = summary["checkpoint"]["patched"]
-    push_vs_set = (
-        ratio(ckpt["xcom_push"]["p50"], ckpt["task_state_store_set"]["p50"]) if ckpt else float("nan")
-    )
-    return (
-        f"HEADLINE ti_run statements unflagged {patched_first} (vanilla {vanilla_first}), flagged +{flagged_extra}"
-        f" | ti_run p50 patched/vanilla {p50:.2f}"
-        f" | 1000-task serialization {'identical' if summary['serialization']['identical'] else 'DIFFERENT'}"
-        f", flag +{summary['serialization']['flag_percent']:.1f}%"
-        f" | throughput patched/vanilla {summary['throughput']['ratio']:.2f}"
-        f" | retry at {half['fraction']:.0%} flagged/unflagged {half['retry_ratio']:.2f}"
-        f" | xcom_push/task_state_store.set p50 {push_vs_set:.2f}"
-    )
+    ser = summary["serialization"]
+    parts = [
+        f"HEADLINE ti_run statements unflagged {patched_first} (vanilla {vanilla_first}), flagged +{flagged_extra}",
+        ratio_or_values(
+            "ti_run p50 patched/vanilla",
+            first["p50_ratio"],
+            first["block_p50_ratios"],
+            (("patched", first["p50"]), ("vanilla", ti[("vanilla", "unflagged-first")]["p50"])),
+            " ms",
+            profile,
+        ),
+        f"{ser['rows'][0]['tasks']}-task serialization {'identical' if ser['identical'] else 'DIFFERENT'}"
+        f", flag +{ser['flag_percent']:.1f}%",
+        ratio_or_values(
+            "throughput patched/vanilla",
+            tp["ratio"],
+            tp["round_ratios"],
+            (("patched", tp["mean"]["patched"]), ("vanilla", tp["mean"]["vanilla"])),
+            " tasks/min",
+            profile,
+        ),
+        ratio_or_values(
+            f"retry at {half['fraction']:.0%} flagged/unflagged",
+            half["retry_ratio"],
+            # One flagged and one unflagged retry per repeat, in the repeats' order: pairs.
+            [
+                ratio(f, u)
+                for f, u in zip(half["flagged"]["retry_all"], half["unflagged"]["retry_all"], strict=False)
+            ],
+            (("flagged", half["flagged"]["retry_s"]), ("unflagged", half["unflagged"]["retry_s"])),
+            " s",
+            profile,
+        ),
+    ]
+    if ckpt:
+        parts.append(
+            ratio_or_values(
+                "xcom_push/task_state_store.set p50",
+                ratio(ckpt["xcom_push"]["p50"], ckpt["task_state_store_set"]["p50"]),
+                ckpt.get("run_ratios", []),
+                (("xcom_push", ckpt["xcom_push"]["p50"]), ("set", ckpt["task_state_store_set"]["p50"])),
+                " ms",
+                profile,
+            )
+        )
+    return " | ".join(parts)

@@ -24,7 +24,7 @@ META = {
 }
 
 
-def test_render_has_every_section():
+def test_render_has_every_section_and_the_warm_up():
     text = render(summarize_results(raw_results()), META, "plot.png")
     titles = [line for line in text.splitlines() if line.startswith("#")]
     assert titles == [
@@ -35,12 +35,14 @@ def test_render_has_every_section():
         "#### 4. Recovery: 1,000 records, a checkpoint every 100, one failure",
         "#### 5. Checkpoint cost through a real task run (api-server over HTTP)",
     ]
+    assert "Warm-up deployments before the rounds, not counted: vanilla 40.0 tasks/min (20 tasks)" in text
     assert "![retry wall time against failure point](plot.png)" in text
     assert text.endswith("|\n")
 
 
-def test_render_without_a_plot():
-    assert "![" not in render(summarize_results(raw_results()), META, None)
+def test_render_of_results_from_before_the_warm_up():
+    text = render(summarize_results(raw_results(warmup=False)), META, None)
+    assert "Warm-up" not in text and "![" not in text
 
 
 def test_write_doc_replaces_the_results_section(tmp_path):

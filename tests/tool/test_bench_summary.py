@@ -1,4 +1,4 @@
-"""From raw results to summaries and the HEADLINE."""
+"""From raw results to summaries and the HEADLINE: warm-ups not counted, ratios only where resolved."""
 
 from __future__ import annotations
 
@@ -71,7 +71,7 @@ def serialization_run(variant, size, digest, flagged=0):
     }
 
 
-def raw_results(rounds=((100.0, 101.0), (98.0, 100.0)), recovery_repeats=2):
+def raw_results(rounds=((100.0, 101.0), (98.0, 100.0)), recovery_repeats=2, warmup=True):
     """Two installations, ``rounds`` of (vanilla, patched) tasks per minute, recovery at 50%."""
     stack = []
     for n, (vanilla, patched) in enumerate(rounds):
@@ -101,16 +101,29 @@ def raw_results(rounds=((100.0, 101.0), (98.0, 100.0)), recovery_repeats=2):
         },
         "stack": {
             "runs": stack,
+            "warmup": [stack_run("vanilla", "warmup", 40.0), stack_run("patched", "warmup", 80.0)]
+            if warmup
+            else [],
             "concurrent": False,
         },
         "recovery": {"records": 1000, "every": 100, "repeats": repeats},
     }
 
 
-def test_throughput_per_round():
+def test_throughput_counts_the_rounds_and_not_the_warm_up():
     tp = summarize_results(raw_results())["throughput"]
     assert tp["mean"] == {"vanilla": 99.0, "patched": 100.5}
     assert tp["round_ratios"] == pytest.approx([1.01, 100 / 98])
+    assert tp["warmup"] == {
+        "vanilla": {"tasks": 20, "tasks_per_minute": 40.0},
+        "patched": {"tasks": 20, "tasks_per_minute": 80.0},
+    }
+
+
+def test_results_from_before_the_warm_up_still_summarize():
+    results = raw_results()
+    del results["stack"]["warmup"]
+    assert summarize_results(results)["throughput"]["warmup"] == {}
 
 
 def test_ti_run_ratios_are_against_vanilla_of_the_same_try():
@@ -131,12 +144,36 @@ def test_serialization_and_recovery():
     assert row["unflagged"]["retry_started_at"] == [0]
 
 
-def test_headline():
-    line = headline(summarize_results(raw_results()))
-    assert line == (
-        "HEADLINE ti_run statements unflagged 6 (vanilla 6), flagged +0 | ti_run p50 patched/vanilla 1.02"
-        " | 1000-task serialization identical, flag +3.6% | throughput patched/vanilla 1.02"
-        " | retry at 50% flagged/unflagged 0.26 | xcom_push/task_state_store.set p50 1.00"
+def test_checkpoint_ratio_per_deployment():
+    assert summarize_results(raw_results())["checkpoint"]["patched"]["run_ratios"] == [1.0, 1.0]
+
+
+def test_headline_prints_resolved_ratios_with_their_range():
+    line = headline(summarize_results(raw_results()), "full")
+    assert line.startswith("HEADLINE ti_run statements unflagged 6 (vanilla 6), flagged +0")
+    assert "ti_run p50 patched/vanilla 1.02 (1.02..1.02 over 2)" in line
+    assert "throughput patched/vanilla 1.02 (1.01..1.02 over 2)" in line
+    assert "retry at 50% flagged/unflagged 0.26 (0.25..0.26 over 2)" in line
+    assert "1000-task serialization identical, flag +3.6%" in line
+    assert "not resolved" not in line
+
+
+def test_headline_of_one_round_prints_the_two_values():
+    # The quick run's case: one round (both deployments at once) measures no noise at all.
+    summary = summarize_results(raw_results(rounds=((100.0, 64.0),), recovery_repeats=1))
+    line = headline(summary, "quick")
+    assert "throughput patched/vanilla: patched 64.0 tasks/min, vanilla 100.0 tasks/min" in line
+    assert "not resolved in a quick run (measured once)" in line
+    assert "0.64" not in line
+    assert "retry at 50% flagged/unflagged: flagged 2.5 s, unflagged 10.0 s, not resolved" in line
+
+
+def test_headline_of_rounds_that_disagree_around_one():
+    # A full run here: rounds from 0.997 to 1.26 (a cold first deployment).
+    summary = summarize_results(raw_results(rounds=((100.0, 126.0), (100.0, 99.7))))
+    assert (
+        "throughput patched/vanilla: patched 112.8 tasks/min, vanilla 100.0 tasks/min, not resolved in a full run (1.00..1.26 over 2)"
+        in headline(summary)
     )
 
 
@@ -144,7 +181,7 @@ def test_headline_without_checkpoint_calls():
     results = raw_results()
     for run in results["stack"]["runs"]:
         del run["checkpoint_ns"]
-    assert headline(summarize_results(results)).endswith("xcom_push/task_state_store.set p50 nan")
+    assert "xcom_push" not in headline(summarize_results(results))
 
 
 def test_summaries_leave_the_results_alone():
