@@ -6,13 +6,13 @@ script in ``bench_probes/`` run with the python of the line's ``build/<line>/ven
 ``build/<line>/venv``, which prints JSON. Runs of the two installations alternate (ABAB, the first of
 each pair swapping every round), each on a fresh copy of one metadata database migrated once (the
 series has no schema change): PostgreSQL on 127.0.0.1:5432 when it answers, else SQLite. Everything
-is written to ``build/bench/``; a full run also writes the results section of ``docs/benchmarks.md``
-and ``docs/benchmarks-recovery.png``.
+is written to ``build/bench/``; a full run also writes the line's results section of
+``docs/benchmarks.md`` and its recovery plot.
 
 The parts: ``bench_profiles`` (how much a run measures), ``bench_databases`` and ``bench_runner``
 (databases, running probes), ``bench_measure`` (the measurements), ``bench_summary`` (numbers and the
 headline), ``bench_render`` (the tables, docs/benchmarks.md), ``benchstats`` (percentiles, the noise
-rule).
+rule), ``bench_probes/tables.py`` (the SQL of each line's tables).
 """
 
 from __future__ import annotations
@@ -34,8 +34,9 @@ from patched_airflow.bench_measure import (
     measure_stack,
     measure_ti_run,
 )
+from patched_airflow.bench_probes.tables import attempt_model
 from patched_airflow.bench_profiles import FULL, QUICK, Profile
-from patched_airflow.bench_render import render, write_doc
+from patched_airflow.bench_render import doc_files, render, write_doc
 from patched_airflow.bench_runner import (
     PROBES,
     VARIANTS,
@@ -55,21 +56,29 @@ BENCH_REQUIREMENTS = [*TEST_REQUIREMENTS, "matplotlib"]
 __all__ = ["BENCH_REQUIREMENTS", "FULL", "QUICK", "Profile", "report_saved", "run_bench"]
 
 
+def line_of(venvs: dict[str, Path]) -> str:
+    """The line whose virtualenvs these are: ``build/<line>/venv``."""
+    return venvs["patched"].parent.name
+
+
 def run_bench(
     repo: Path,
     venvs: dict[str, Path],
     profile: Profile,
     backend: str,
     write_docs: bool,
+    line: str | None = None,
 ) -> int:
+    line = line or line_of(venvs)
     work = repo / "build" / "bench" / profile.name
     shutil.rmtree(work, ignore_errors=True)
     (work / "logs").mkdir(parents=True)
     databases = Databases.choose(repo, work, backend)
-    runner = Runner(repo, venvs, work, databases)
+    runner = Runner(repo, venvs, work, databases, attempt_model(line))
     started = time.monotonic()
     meta: dict[str, Any] = {
         "profile": profile.name,
+        "line": line,
         "date": time.strftime("%Y-%m-%d %H:%M %Z"),
         "machine": machine(),
         "load_before": loadavg(),
@@ -80,7 +89,7 @@ def run_bench(
         ).stdout.strip(),
         "settings": asdict(profile),
     }
-    log(f"{profile.name} benchmark, {meta['database']}; logs in {work / 'logs'}")
+    log(f"{profile.name} benchmark of the {line} line, {meta['database']}; logs in {work / 'logs'}")
     with LoadSampler() as load:
         try:
             results = measure_all(runner, databases, venvs, profile)
@@ -145,18 +154,18 @@ def report(
     summary = summarize_results(results)
     (work / "summary.json").write_text(json.dumps({"meta": meta, "summary": summary}, indent=1))
     docs = repo / "docs"
-    plot = docs / "benchmarks-recovery.png" if write_docs else work / "recovery.png"
+    line = meta.get("line") or line_of(venvs)
+    plot_name, summary_name = doc_files(line)
+    plot = docs / plot_name if write_docs else work / "recovery.png"
     plotted = make_plot(venvs["patched"], work, summary, plot)
     text = render(summary, meta, (plot.name if write_docs else str(plot)) if plotted else None)
     print()
     print(text)
     if write_docs:
-        write_doc(docs / "benchmarks.md", text)
-        (docs / "benchmarks-summary.json").write_text(
-            json.dumps({"meta": meta, "summary": summary}, indent=1) + "\n"
-        )
+        write_doc(docs / "benchmarks.md", text, line)
+        (docs / summary_name).write_text(json.dumps({"meta": meta, "summary": summary}, indent=1) + "\n")
         print(
-            f"Wrote docs/benchmarks.md (results section), {plot.relative_to(repo)}, docs/benchmarks-summary.json"
+            f"Wrote docs/benchmarks.md (the {line} line's results), {plot.relative_to(repo)}, docs/{summary_name}"
         )
     print(f"Raw results: {work / 'results.json'}; the {meta['profile']} run took {meta['wall_seconds']:.0f}s")
     print(headline(summary, meta["profile"]))

@@ -1,4 +1,4 @@
-"""The results as Markdown tables (stdout, and docs/benchmarks.md's results section), from a summary."""
+"""The results as Markdown tables (stdout, and docs/benchmarks.md's section of the line), from a summary."""
 
 from __future__ import annotations
 
@@ -8,7 +8,9 @@ from typing import Any
 from patched_airflow.benchstats import spread, table
 
 VARIANTS = ("vanilla", "patched")
-BEGIN, END = "<!-- bench:results:begin -->", "<!-- bench:results:end -->"
+# The line whose docs files were named before there were lines: benchmarks-recovery.png and
+# benchmarks-summary.json; every other line's carry its name (benchmarks-recovery-3.4.png).
+FIRST_LINE = "3.3"
 
 
 def render(summary: dict[str, Any], meta: dict[str, Any], plot: str | None) -> str:
@@ -35,6 +37,8 @@ def render_meta(meta: dict[str, Any]) -> str:
         ["wall time", f"{meta['wall_seconds']:.0f}s"],
         ["commit", meta["commit"]],
     ]
+    if "line" in meta:  # results from before the lines have none
+        rows.insert(0, ["line", meta["line"]])
     return f"### Run: {meta['profile']} profile, {meta['date']}\n\n" + table(["", ""], rows)
 
 
@@ -190,11 +194,30 @@ def render_checkpoint(checkpoint: dict[str, Any]) -> str:
 # -- docs/benchmarks.md ---------------------------------------------------------------------------
 
 
-def write_doc(path: Path, results: str) -> None:
-    """Replace the results section of ``docs/benchmarks.md`` (between its markers) with ``results``."""
-    block = f"{BEGIN}\n{results}{END}"
-    if path.exists() and BEGIN in (text := path.read_text()) and END in text:
-        text = text[: text.index(BEGIN)] + block + text[text.index(END) + len(END) :]
+def markers(line: str) -> tuple[str, str]:
+    """The comments around a line's results section in docs/benchmarks.md."""
+    return f"<!-- bench:results:{line}:begin -->", f"<!-- bench:results:{line}:end -->"
+
+
+def doc_files(line: str) -> tuple[str, str]:
+    """The names, in docs/, of a line's recovery plot and summary JSON from its full run."""
+    suffix = "" if line == FIRST_LINE else f"-{line}"
+    return f"benchmarks-recovery{suffix}.png", f"benchmarks-summary{suffix}.json"
+
+
+def write_doc(path: Path, results: str, line: str) -> None:
+    """Replace the line's results section of ``docs/benchmarks.md`` (between its markers) with ``results``.
+
+    A document without the line's markers keeps everything it has and gets the section at its end.
+    """
+    begin, end = markers(line)
+    block = f"{begin}\n{results}{end}"
+    if not path.exists():
+        path.write_text(f"# Benchmarks\n\n{block}\n")
+        return
+    text = path.read_text()
+    if begin in text and end in text:
+        text = text[: text.index(begin)] + block + text[text.index(end) + len(end) :]
     else:
-        text = f"# Benchmarks\n\n{block}\n"
+        text = text.rstrip("\n") + f"\n\n## Results of the full run: the {line} line\n\n{block}\n"
     path.write_text(text)

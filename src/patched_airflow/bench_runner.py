@@ -1,7 +1,8 @@
 """Running the probes: each a script of ``bench_probes/`` run with one installation's python.
 
 A probe gets its arguments as one JSON argument and prints JSON; its stderr goes to
-``build/bench/<profile>/logs/``.
+``build/bench/<profile>/logs/``. Every probe also gets ``attempt_model``: how the line's tables
+record the tries of a task (``bench_probes/tables.py``), for the probes that read them with SQL.
 """
 
 from __future__ import annotations
@@ -33,11 +34,14 @@ def interleaved(rounds: int) -> list[tuple[str, str]]:
 
 
 class Runner:
-    def __init__(self, repo: Path, venvs: dict[str, Path], work: Path, databases: Databases):
+    def __init__(
+        self, repo: Path, venvs: dict[str, Path], work: Path, databases: Databases, attempt_model: str
+    ):
         self.repo = repo
         self.venvs = venvs
         self.work = work
         self.databases = databases
+        self.attempt_model = attempt_model
         self.env = {
             key: value
             for key, value in os.environ.items()
@@ -64,6 +68,7 @@ class Runner:
         return env, home
 
     def command(self, variant: str, probe: str, args: dict[str, Any]) -> list[str]:
+        args = {**args, "attempt_model": self.attempt_model}
         return [str(self.venvs[variant] / "bin" / "python"), str(PROBES / probe), json.dumps(args)]
 
     def run(
