@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
-# Benchmark vanilla apache-airflow 3.3.2 against the patched build, side by side, in one run:
+# Benchmark a line's vanilla Airflow release against its patched build, side by side, in one run:
 # task start (ti_run), serialization, scheduler throughput, recovery from a checkpoint, checkpoint
-# cost. A full run writes docs/benchmarks.md's results and docs/benchmarks-recovery.png.
-#   ./bench.sh [--quick] [--backend auto|postgres|sqlite] [--no-docs]
+# cost. A full run writes the line's results section of docs/benchmarks.md and its recovery plot.
+#   ./bench.sh [--line LINE] [--quick] [--backend auto|postgres|sqlite] [--no-docs] [--report RESULTS_JSON]
 set -euo pipefail
 source "$(dirname "$0")/scripts/bootstrap.sh"
 exec "${TOOL[@]}" bench "$@"

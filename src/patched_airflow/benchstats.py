@@ -37,6 +37,26 @@ def ratio(numerator: float, denominator: float) -> float:
     return numerator / denominator if denominator else math.nan
 
 
+# How closely independent measurements of one ratio must agree for a run to state it.
+RESOLUTION = 0.10
+
+
+def resolved(ratios: Sequence[float], resolution: float = RESOLUTION) -> bool:
+    """Whether independent measurements of one ratio (blocks, rounds, repeats) resolve it from noise.
+
+    It takes at least two, and their range (the noise between them, as far as the run can tell) must
+    either be at most ``resolution`` wide (the ratio is known to about half that) or lie on one side
+    of 1 by more than its own width (a difference larger than the noise). One measurement, or a wide
+    range around 1, resolves nothing.
+    """
+    values = [r for r in ratios if not math.isnan(r)]
+    if len(values) < 2:
+        return False
+    low, high = min(values), max(values)
+    width = high - low
+    return width <= resolution or low - 1 > width or 1 - high > width
+
+
 def spread(values: Sequence[float]) -> str:
     """``min..max`` of a few values (per-round ratios), or the value when there is one."""
     if not values:

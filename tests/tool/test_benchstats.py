@@ -6,8 +6,8 @@ import math
 
 import pytest
 
-from patched_airflow.bench import interleaved
-from patched_airflow.benchstats import percentile, ratio, spread, summarize, table
+from patched_airflow.bench_runner import interleaved
+from patched_airflow.benchstats import percentile, ratio, resolved, spread, summarize, table
 
 
 def test_percentile_interpolates_between_ranks():
@@ -59,3 +59,21 @@ def test_table_right_aligns_numbers_and_pads_columns():
 
 def test_interleaved_swaps_the_first_of_each_pair():
     assert interleaved(3) == [("vanilla", "patched"), ("patched", "vanilla"), ("vanilla", "patched")]
+
+
+@pytest.mark.parametrize(
+    ("ratios", "expected"),
+    [
+        ([], False),
+        ([0.64], False),  # one measurement: no noise measured, nothing resolved
+        ([1.01, 1.04], True),  # agree within 0.10
+        ([0.997, 1.26], False),  # a cold first deployment: wide, around 1
+        ([0.86, 1.12, 0.95, 1.0], False),  # blocks of ti_run calls at +-13%
+        ([0.40, 0.55, 0.48], True),  # wide, but below 1 by more than its width
+        ([1.3, 1.5], True),  # above 1 by more than its width
+        ([1.1, 1.3], False),  # above 1, but by no more than its width
+        ([1.0, math.nan, 1.02], True),
+    ],
+)
+def test_resolved(ratios, expected):
+    assert resolved(ratios) is expected

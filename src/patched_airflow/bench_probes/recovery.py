@@ -11,8 +11,9 @@ and on its first try raises at the failure point, right after the checkpoint the
 Flagged tasks (``persist_xcom_through_retry=True``) resume there on the retry; unflagged ones
 start again from record 0.
 
-Prints one JSON line: per task, the start and end of each try from ``task_instance_history`` and
-``task_instance``, and the record each try started at (an XCom the task pushes).
+Prints one JSON line: per task, the start and end of each try, and the record each try started at
+(an XCom the task pushes), read with the SQL of the line's ``attempt_model`` (``tables.py``: 3.3's
+``task_instance_history`` and ``task_instance``, or 3.4's attempt rows and ``xcom_v2``).
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).parent))
 
 from protocol import airflow_version, arguments, emit, private_stdout  # noqa: E402
+from tables import TRIES, TRY_HISTORY, XCOMS  # noqa: E402
 
 DAG = """
 from __future__ import annotations
@@ -95,6 +97,30 @@ def task_list(args) -> list[tuple[str, int, dict]]:
     return tasks
 
 
+def read_tries(url: str, model: str) -> dict[str, dict[int, dict]]:
+    """Per task, per try: state, start, end, and the record it started at."""
+    # Plain SQL on the run's tables: importing Airflow's models would cost seconds after every run.
+    from sqlalchemy import create_engine, text
+
+    engine = create_engine(url)
+    tries: dict[str, dict[int, dict]] = {}
+    where = {"dag_id": "bench_recovery"}
+    with engine.connect() as conn:
+        for statement in TRIES[model]:
+            for task_id, try_number, state, start, end in conn.execute(text(statement), where):
+                tries.setdefault(task_id, {})[try_number] = {
+                    "state": state,
+                    "start": timestamp(start),
+                    "end": timestamp(end),
+                }
+        for task_id, key, value in conn.execute(text(XCOMS[model]), where):
+            if key.startswith("started_try_"):
+                value = json.loads(value) if isinstance(value, str) else value
+                tries[task_id][int(key.rsplit("_", 1)[1])]["started_at_record"] = value
+    engine.dispose()
+    return tries
+
+
 def main() -> int:
     args = arguments()
     channel = private_stdout()
@@ -114,31 +140,9 @@ def main() -> int:
     if result.returncode != 0:
         raise SystemExit(f"airflow dags test exited {result.returncode}; see {home / 'dags-test.log'}")
 
-    # Plain SQL on the run's tables: importing Airflow's models would cost seconds after every run.
-    from sqlalchemy import create_engine, text
-
-    engine = create_engine(os.environ["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"])
-    tries: dict[str, dict[int, dict]] = {}
-    with engine.connect() as conn:
-        for table in ("task_instance_history", "task_instance"):
-            rows = conn.execute(
-                text(
-                    f"SELECT task_id, try_number, state, start_date, end_date FROM {table}"
-                    " WHERE dag_id = 'bench_recovery'"
-                )
-            )
-            for task_id, try_number, state, start, end in rows:
-                tries.setdefault(task_id, {})[try_number] = {
-                    "state": state,
-                    "start": timestamp(start),
-                    "end": timestamp(end),
-                }
-        rows = conn.execute(text("SELECT task_id, key, value FROM xcom WHERE dag_id = 'bench_recovery'"))
-        for task_id, key, value in rows:
-            if key.startswith("started_try_"):
-                value = json.loads(value) if isinstance(value, str) else value
-                tries[task_id][int(key.rsplit("_", 1)[1])]["started_at_record"] = value
-    engine.dispose()
+    tries = read_tries(
+        os.environ["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"], args.get("attempt_model", TRY_HISTORY)
+    )
     records = []
     for task_id, fail_at, kwargs in tasks:
         records.append(

@@ -13,7 +13,8 @@ task instance ``n`` times through the in-process Execution API (the one ``dag.te
 answers one JSON line: the latency of each call (ns, the HTTP round trip through the ASGI app) and
 the SQL statements each call sent, with the time each spent in the database driver (SQLAlchemy
 ``before_cursor_execute``/``after_cursor_execute`` on Airflow's engines). Between
-two calls the task instance is put back to QUEUED with one UPDATE, outside the measurement.
+two calls the task instance is put back to QUEUED with one UPDATE, outside the measurement (the
+line's ``attempt_model`` picks it from ``tables.py``).
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).parent))
 
 from protocol import airflow_version, arguments, emit, private_stdout  # noqa: E402
+from tables import REQUEUE, TRY_HISTORY  # noqa: E402
 
 RUN_PAYLOAD = {
     "state": "running",
@@ -146,11 +148,23 @@ def prepare(case: str, client, session) -> str:
     return str(ti.id)
 
 
+def in_process_client(api):
+    """A client of the in-process Execution API, of its transport's HTTP library.
+
+    3.3's transport is httpx's; 3.4's is httpx2's (``InProcessExecutionAPI.transport``), whose
+    transports an ``httpx.Client`` cannot use.
+    """
+    import importlib
+
+    transport = api.transport
+    http = importlib.import_module(type(transport).__module__.split(".")[0])
+    return http.Client(transport=transport, base_url="http://in-process/")
+
+
 def main() -> int:
     args = arguments()
     channel = private_stdout()
 
-    import httpx
     from sqlalchemy import event, text
 
     from airflow import settings
@@ -159,8 +173,7 @@ def main() -> int:
     cases = ["unflagged-first", "unflagged-retry"]
     if args.get("flagged"):
         cases += ["flagged-first", "flagged-retry"]
-    api = InProcessExecutionAPI()
-    client = httpx.Client(transport=api.transport, base_url="http://in-process/")
+    client = in_process_client(InProcessExecutionAPI())
     session = settings.Session()
     ti_ids = {case: prepare(case, client, session) for case in cases}
     session.close()
@@ -178,7 +191,7 @@ def main() -> int:
     engines = [settings.engine]
     if getattr(settings, "async_engine", None) is not None:
         engines.append(settings.async_engine.sync_engine)
-    requeue = text("UPDATE task_instance SET state = 'queued' WHERE id = :id")
+    requeue = text(REQUEUE[args.get("attempt_model", TRY_HISTORY)])
 
     def start(ti_id: str) -> tuple[int, list[str], dict, int]:
         statements.clear()
