@@ -6,7 +6,7 @@ script in ``bench_probes/`` run with the python of the line's ``build/<line>/ven
 ``build/<line>/venv``, which prints JSON. Runs of the two installations alternate (ABAB, the first of
 each pair swapping every round), each on a fresh copy of one metadata database migrated once (the
 series has no schema change): PostgreSQL on 127.0.0.1:5432 when it answers, else SQLite. Everything
-is written to ``build/bench/``; a full run also writes the line's results section of
+is written to ``build/bench/<line>/``; a full run also writes the line's results section of
 ``docs/benchmarks.md`` and its recovery plot.
 
 The parts: ``bench_profiles`` (how much a run measures), ``bench_databases`` and ``bench_runner``
@@ -70,7 +70,7 @@ def run_bench(
     line: str | None = None,
 ) -> int:
     line = line or line_of(venvs)
-    work = repo / "build" / "bench" / profile.name
+    work = repo / "build" / "bench" / line / profile.name
     shutil.rmtree(work, ignore_errors=True)
     (work / "logs").mkdir(parents=True)
     databases = Databases.choose(repo, work, backend)

@@ -1,7 +1,7 @@
 """Running the probes: each a script of ``bench_probes/`` run with one installation's python.
 
 A probe gets its arguments as one JSON argument and prints JSON; its stderr goes to
-``build/bench/<profile>/logs/``. Every probe also gets ``attempt_model``: how the line's tables
+``build/bench/<line>/<profile>/logs/``. Every probe also gets ``attempt_model``: how the line's tables
 record the tries of a task (``bench_probes/tables.py``), for the probes that read them with SQL.
 """
 

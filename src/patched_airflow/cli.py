@@ -225,7 +225,9 @@ def cmd_bench(args: argparse.Namespace) -> int:
     # packages to the patched venv's, so that Airflow is the only difference measured.
     same_other_packages(args.uv, venvs["patched"], venvs["vanilla"])
     profile = QUICK if args.quick else FULL
-    return run_bench(REPO, venvs, profile, args.backend, write_docs=not args.quick and not args.no_docs)
+    return run_bench(
+        REPO, venvs, profile, args.backend, write_docs=not args.quick and not args.no_docs, line=line.name
+    )
 
 
 def workspace_of(line: Line) -> Path:
@@ -296,7 +298,7 @@ def main(argv: list[str] | None = None) -> int:
         "bench", help="benchmark the vanilla release against the patched build (./bench.sh)"
     )
     bench.add_argument("--line", **one_line)
-    bench.add_argument("--quick", action="store_true", help="a reduced run (under 3 minutes); writes no docs")
+    bench.add_argument("--quick", action="store_true", help="a reduced run (a few minutes); writes no docs")
     bench.add_argument(
         "--backend",
         choices=["auto", "postgres", "sqlite"],
