@@ -130,6 +130,23 @@ def line_versions(line: Line) -> dict[str, str]:
     return versions
 
 
+def compat_harness(repo: Path, line: Line) -> Path:
+    """
+    The compatible harness for the line's upstream tests, in ``build/<line>/upstream_compat``.
+
+    ``tests/upstream_compat`` (a small ``tests_common`` and the conftest overlay), with the files of the
+    line's own ``lines/<line>/upstream_compat/`` laid over it where the line's upstream differs.
+    """
+    harness = line.build / "upstream_compat"
+    if harness.exists():
+        shutil.rmtree(harness)
+    ignore = shutil.ignore_patterns("__pycache__")
+    shutil.copytree(repo / "tests" / "upstream_compat", harness, ignore=ignore)
+    if (own := line.folder / "upstream_compat").is_dir():
+        shutil.copytree(own, harness, dirs_exist_ok=True, ignore=ignore)
+    return harness
+
+
 def run_suites(
     repo: Path,
     line: Line,
@@ -144,12 +161,12 @@ def run_suites(
     upgrade_from: Path | None = None,
 ) -> int:
     """Run the suites for one line against ``venv`` (its patched, or its vanilla, virtualenv)."""
-    overlay = repo / "tests" / "upstream_compat" / "overlay"
+    harness = compat_harness(repo, line)
     test_tree = line.build / "testtree"
     if test_tree.exists():
         shutil.rmtree(test_tree)
     shutil.copytree(line.tree, test_tree, ignore=shutil.ignore_patterns(".git"))
-    shutil.copytree(overlay, test_tree, dirs_exist_ok=True)
+    shutil.copytree(harness / "overlay", test_tree, dirs_exist_ok=True)
 
     results: list[tuple[str, int, float]] = []
     with tempfile.TemporaryDirectory(prefix="airflow-tests-") as home:
@@ -163,7 +180,7 @@ def run_suites(
             "AIRFLOW_HOME": home,
             "AIRFLOW__CORE__LOAD_EXAMPLES": "false",
             "AIRFLOW__CORE__UNIT_TEST_MODE": "true",
-            "PYTHONPATH": str(repo / "tests" / "upstream_compat"),
+            "PYTHONPATH": str(harness),
             "PATCHED_AIRFLOW_LINE": line.name,
             "PATCHED_AIRFLOW_VENV": str(venv),
             "VANILLA_AIRFLOW_VENV": str(line.vanilla_venv),
