@@ -15,15 +15,15 @@
 # specific language governing permissions and limitations
 # under the License.
 """
-``POST /execution/task-instances/{id}/keep-xcoms``: the attempt that Airflow itself started again.
+``persist_xcom_through_retry`` in ``PATCH /execution/task-instances/{id}/run``.
 
-A worker calls the route, instead of deleting ``xcom_keys_to_clear``, when a task with
-``persist_xcom_through_retry`` starts. Every test drives the task instance through the code that
-changes its state in production (the Execution API routes a worker calls, ``DagRun.schedule_tis``,
-``clear_task_instances``, ``SchedulerJobRunner.process_executor_events``) against the metadata
-database, starts the new attempt with ``PATCH .../run`` and then calls the route. The only step done
-by hand is QUEUED, the state the scheduler gives a scheduled task instance when it hands it to an
-executor.
+When Airflow itself starts a task with the flag again, the new attempt starts with the XComs the task
+instance held, and ``xcom_keys_to_clear`` lists none of them; after a person's clear it starts with
+none. Every test drives the task instance through the code that changes its state in production (the
+Execution API routes a worker calls, ``DagRun.schedule_tis``, ``clear_task_instances``,
+``SchedulerJobRunner``) against the metadata database, then starts it with ``PATCH .../run``. The only
+step done by hand is QUEUED, the state the scheduler gives a scheduled task instance when it hands it
+to an executor.
 """
 
 from __future__ import annotations
@@ -64,22 +64,20 @@ RUN_PAYLOAD = {
     "start_date": "2024-10-31T12:00:00Z",
 }
 END_DATE = "2024-10-31T12:05:00Z"
-# Execution API version before the route (``AddKeepXComsEndpoint``) existed.
-PREVIOUS_API_VERSION = "2026-06-30"
 
 
 def _noop(*_, **__):
     return None
 
 
-def _make_dag(dag_maker, dag_id: str, *, retries: int = 2):
+def _make_dag(dag_maker, dag_id: str, *, retries: int = 2, persist_xcom_through_retry: bool = True):
     with dag_maker(dag_id, serialized=True, schedule=None):
         PythonOperator(
             task_id="task",
             python_callable=_noop,
             retries=retries,
             retry_delay=timedelta(0),
-            persist_xcom_through_retry=True,
+            persist_xcom_through_retry=persist_xcom_through_retry,
         )
     return dag_maker.create_dagrun()
 
@@ -126,12 +124,6 @@ def _start(client, ti: TaskInstance) -> dict:
     response = client.patch(f"/execution/task-instances/{ti.id}/run", json=RUN_PAYLOAD)
     assert response.status_code == 200, response.json()
     return response.json()
-
-
-def _keep_xcoms(client, ti: TaskInstance, headers: dict[str, str] | None = None) -> bool:
-    response = client.post(f"/execution/task-instances/{ti.id}/keep-xcoms", headers=headers)
-    assert response.status_code == 200, response.text
-    return response.json()["kept"]
 
 
 def _patch_state(client, ti: TaskInstance, state: str, **extra) -> None:
@@ -282,13 +274,42 @@ class TestKeepXComs:
         restart(client, session, dag_maker, first)
         _schedule_and_queue(dag_maker, session)
         ti = _get_ti(session, "restarted")
-        _start(client, ti)
+        context = _start(client, ti)
 
-        assert _keep_xcoms(client, ti) is kept
-        assert _xcoms(session, ti) == ({"checkpoint": 500, "return_value": "first"} if kept else {})
+        if kept:
+            assert context["xcom_keys_to_clear"] == []
+            assert _xcoms(session, ti) == {"checkpoint": 500, "return_value": "first"}
+        else:
+            # A new attempt, with nothing for the worker to delete.
+            assert ti.id != first.id
+            assert (context["xcom_keys_to_clear"], _xcoms(session, ti)) == ([], {})
         if ti.id != first.id:
             # The archived attempt keeps its own record.
             assert _xcoms(session, first) == {"checkpoint": 500, "return_value": "first"}
+
+    @pytest.mark.parametrize(
+        ("restart", "keys_to_clear"),
+        [
+            pytest.param(_task_raised, [], id="retry"),
+            pytest.param(_rescheduled, ["checkpoint", "return_value"], id="reschedule"),
+        ],
+    )
+    def test_without_the_flag(self, client, session, dag_maker, restart, keys_to_clear):
+        """Unflagged, a retry starts without XComs and a reschedule lists its own for deletion."""
+        _make_dag(dag_maker, "unflagged", persist_xcom_through_retry=False)
+        _schedule_and_queue(dag_maker, session)
+        first = _get_ti(session, "unflagged")
+        _start(client, first)
+        _push_xcoms(session, first, checkpoint=500, return_value="first")
+
+        restart(client, session, dag_maker, first)
+        _schedule_and_queue(dag_maker, session)
+        ti = _get_ti(session, "unflagged")
+        context = _start(client, ti)
+
+        assert sorted(context["xcom_keys_to_clear"]) == keys_to_clear
+        if ti.id != first.id:
+            assert _xcoms(session, ti) == {}
 
     @pytest.mark.parametrize(
         "reason",
@@ -324,28 +345,18 @@ class TestKeepXComs:
         _schedule_and_queue(dag_maker, session)
         second = _get_ti(session, "chain")
         _start(client, second)
-        assert _keep_xcoms(client, second) is True
         _push_xcoms(session, second, checkpoint=2, second_only="x")
         _patch_state(client, second, "up_for_retry")
         _schedule_and_queue(dag_maker, session)
         third = _get_ti(session, "chain")
         _start(client, third)
 
-        assert _keep_xcoms(client, third) is True
         assert _xcoms(session, third) == {"checkpoint": 2, "launched": "job-1", "second_only": "x"}
         assert _xcoms(session, second) == {"checkpoint": 2, "launched": "job-1", "second_only": "x"}
         assert _xcoms(session, first) == {"checkpoint": 1, "launched": "job-1"}
-        # Asked again, as a worker whose request was retried would: nothing is copied twice.
-        assert _keep_xcoms(client, third) is True
+        # A duplicate start request, as a worker whose request was retried sends: nothing is copied twice.
+        assert _start(client, third)["xcom_keys_to_clear"] == []
         assert _xcoms(session, third) == {"checkpoint": 2, "launched": "job-1", "second_only": "x"}
-
-    def test_first_attempt_keeps_nothing(self, client, session, dag_maker):
-        _make_dag(dag_maker, "first_attempt")
-        _schedule_and_queue(dag_maker, session)
-        ti = _get_ti(session, "first_attempt")
-        _start(client, ti)
-
-        assert _keep_xcoms(client, ti) is False
 
     def test_mapped_task_instances_keep_their_own(self, client, session, dag_maker):
         with dag_maker("mapped", serialized=True, schedule=None):
@@ -367,8 +378,7 @@ class TestKeepXComs:
 
         for map_index in (0, 1):
             ti = _get_ti(session, "mapped", map_index)
-            _start(client, ti)
-            assert _keep_xcoms(client, ti) is True
+            assert _start(client, ti)["xcom_keys_to_clear"] == []
             assert _xcoms(session, ti) == {"checkpoint": f"of {map_index}"}
 
     @pytest.mark.parametrize(
@@ -419,49 +429,41 @@ class TestKeepXComs:
         session.commit()
         _schedule_and_queue(dag_maker, session)
         ti = _get_ti(session, "upgraded")
-        assert _start(client, ti)["xcom_keys_to_clear"] == ["checkpoint"]
 
-        assert _keep_xcoms(client, ti) is kept
+        assert _start(client, ti)["xcom_keys_to_clear"] == ([] if kept else ["checkpoint"])
         if kept:
             # The next retry carries the pre-3.4 value forward as well.
             _patch_state(client, ti, "up_for_retry")
             _schedule_and_queue(dag_maker, session)
             ti = _get_ti(session, "upgraded")
-            _start(client, ti)
-            assert _keep_xcoms(client, ti) is True
+            assert _start(client, ti)["xcom_keys_to_clear"] == []
             assert _xcoms(session, ti) == {"checkpoint": 500}
 
-    @pytest.mark.parametrize("api_version", [PREVIOUS_API_VERSION, None])
-    def test_route_by_api_version(self, client, session, dag_maker, api_version):
-        _make_dag(dag_maker, "api_version")
-        _schedule_and_queue(dag_maker, session)
-        ti = _get_ti(session, "api_version")
-        _start(client, ti)
+    @staticmethod
+    def _count_start(client, ti) -> int:
+        with count_queries() as statements:
+            _start(client, ti)
+        return len(statements)
 
-        response = client.post(
-            f"/execution/task-instances/{ti.id}/keep-xcoms",
-            headers={"Airflow-API-Version": api_version} if api_version else None,
-        )
-
-        assert response.status_code == (404 if api_version else 200), response.text
-
-    def test_constant_statement_count(self, client, session, dag_maker):
-        """Keeping one XCom or twenty costs the same statements."""
+    def test_statement_count(self, client, session, dag_maker):
+        """
+        A flagged task's first try costs one statement more than an unflagged one's; carrying its XComs
+        forward costs two more than an unflagged retry (which lists the keys to clear instead), however
+        many there are. The first tries also load the new Dag version into the API server's Dag cache.
+        """
         counts = {}
-        for keys in (1, 20):
-            dag_id = f"statements_{keys}"
-            _make_dag(dag_maker, dag_id)
+        for flag, keys in ((False, 1), (True, 1), (True, 20)):
+            dag_id = f"statements_{flag}_{keys}"
+            _make_dag(dag_maker, dag_id, persist_xcom_through_retry=flag)
             _schedule_and_queue(dag_maker, session)
             ti = _get_ti(session, dag_id)
-            _start(client, ti)
+            counts[flag, "first try"] = self._count_start(client, ti)
             _push_xcoms(session, ti, **{f"key_{i}": i for i in range(keys)})
             _patch_state(client, ti, "up_for_retry")
             _schedule_and_queue(dag_maker, session)
             ti = _get_ti(session, dag_id)
-            _start(client, ti)
-            with count_queries() as statements:
-                assert _keep_xcoms(client, ti) is True
-            counts[keys] = len(statements)
-            assert len(_xcoms(session, ti)) == keys
+            counts[flag, keys] = self._count_start(client, ti)
+            assert len(_xcoms(session, ti)) == (keys if flag else 0)
 
-        assert counts[1] == counts[20], counts
+        assert counts[True, "first try"] == counts[False, "first try"] + 1, counts
+        assert counts[True, 1] == counts[True, 20] == counts[False, 1] + 2, counts
