@@ -396,6 +396,10 @@ class TestKeepXComs:
         assert _xcoms(session, third) == {"checkpoint": 2, "launched": "job-1", "second_only": "x"}
         assert _xcoms(session, second) == {"checkpoint": 2, "launched": "job-1", "second_only": "x"}
         assert _xcoms(session, first) == {"checkpoint": 1, "launched": "job-1"}
+        # What downstream tasks, templates and the REST API read: the latest attempt, with every key.
+        read = XComModel.get_many(run_id=third.run_id, dag_ids="chain", task_ids="task")
+        latest = session.scalars(read.with_only_columns(xcom_entity(read).key))
+        assert sorted(latest) == ["checkpoint", "launched", "second_only"]
         # A duplicate start request, as a worker whose request was retried sends: nothing is copied twice.
         assert _start(client, third)["xcom_keys_to_clear"] == []
         assert _xcoms(session, third) == {"checkpoint": 2, "launched": "job-1", "second_only": "x"}
