@@ -1,0 +1,515 @@
+# Licensed to the Apache Software Foundation (ASF) under one
+# or more contributor license agreements.  See the NOTICE file
+# distributed with this work for additional information
+# regarding copyright ownership.  The ASF licenses this file
+# to you under the Apache License, Version 2.0 (the
+# "License"); you may not use this file except in compliance
+# with the License.  You may obtain a copy of the License at
+#
+#   http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing,
+# software distributed under the License is distributed on an
+# "AS IS" BASIS, WITHOUT WARRANTIES OR CONDITIONS OF ANY
+# KIND, either express or implied.  See the License for the
+# specific language governing permissions and limitations
+# under the License.
+"""
+``persist_xcom_through_retry`` in ``PATCH /execution/task-instances/{id}/run``.
+
+When Airflow itself starts a task with the flag again, the new attempt starts with the XComs the task
+instance held, and ``xcom_keys_to_clear`` lists none of them; after a person's clear it starts with
+none. Every test drives the task instance through the code that changes its state in production (the
+Execution API routes a worker calls, ``DagRun.schedule_tis``, ``clear_task_instances``,
+``SchedulerJobRunner``) against the metadata database, then starts it with ``PATCH .../run``. The only
+step done by hand is QUEUED, the state the scheduler gives a scheduled task instance when it hands it
+to an executor.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import insert, select
+from sqlalchemy.exc import IntegrityError
+
+from airflow._shared.timezones import timezone
+from airflow.executors.local_executor import LocalExecutor
+from airflow.executors.workloads.types import TaskInstanceUuid
+from airflow.jobs.job import Job
+from airflow.jobs.scheduler_job_runner import SchedulerJobRunner
+from airflow.models.dagbag import DBDagBag
+from airflow.models.dagrun import DagRun
+from airflow.models.taskinstance import TaskInstance, clear_task_instances
+from airflow.models.xcom import XComModel, build_xcom_read_query, xcom_entity
+from airflow.providers.standard.operators.python import PythonOperator
+from airflow.utils.state import TaskInstanceState
+
+from tests_common.test_utils.asserts import count_queries
+from tests_common.test_utils.db import (
+    clear_db_dags,
+    clear_db_jobs,
+    clear_db_logs,
+    clear_db_runs,
+    clear_db_serialized_dags,
+)
+
+pytestmark = pytest.mark.db_test
+
+RUN_PAYLOAD = {
+    "state": "running",
+    "hostname": "random-hostname",
+    "unixname": "random-unixname",
+    "pid": 100,
+    "start_date": "2024-10-31T12:00:00Z",
+}
+END_DATE = "2024-10-31T12:05:00Z"
+
+
+def _noop(*_, **__):
+    return None
+
+
+def _make_dag(dag_maker, dag_id: str, *, retries: int = 2, persist_xcom_through_retry: bool = True):
+    with dag_maker(dag_id, serialized=True, schedule=None):
+        PythonOperator(
+            task_id="task",
+            python_callable=_noop,
+            retries=retries,
+            retry_delay=timedelta(0),
+            persist_xcom_through_retry=persist_xcom_through_retry,
+        )
+    return dag_maker.create_dagrun()
+
+
+def _get_ti(session, dag_id: str, map_index: int = -1) -> TaskInstance:
+    """Read the current attempt afresh: every retry and clear gives it a new id."""
+    session.expire_all()
+    return session.scalars(
+        select(TaskInstance).where(
+            TaskInstance.dag_id == dag_id,
+            TaskInstance.task_id == "task",
+            TaskInstance.map_index == map_index,
+        )
+    ).one()
+
+
+def _get_attempts(session, dag_id: str, map_index: int = -1) -> list[TaskInstance]:
+    session.expire_all()
+    return list(
+        session.scalars(
+            select(TaskInstance)
+            .where(TaskInstance.dag_id == dag_id, TaskInstance.map_index == map_index)
+            .order_by(TaskInstance.try_number)
+            .execution_options(include_all_attempts=True)
+        )
+    )
+
+
+def _schedule_and_queue(dag_maker, session) -> None:
+    """Do what the scheduler does with a dag run's ready task instances, up to the executor hand-off."""
+    session.expire_all()
+    dag_run = session.scalars(select(DagRun).where(DagRun.dag_id == dag_maker.dag.dag_id)).one()
+    dag_run.dag = DBDagBag().get_dag_for_run(dag_run=dag_run, session=session)
+    schedulable = dag_run.task_instance_scheduling_decisions(session=session).schedulable_tis
+    assert schedulable, "nothing was ready to be scheduled"
+    dag_run.schedule_tis(schedulable, session=session)
+    for ti in schedulable:
+        session.refresh(ti)
+        ti.state = TaskInstanceState.QUEUED
+    session.commit()
+
+
+def _start(client, ti: TaskInstance) -> dict:
+    response = client.patch(f"/execution/task-instances/{ti.id}/run", json=RUN_PAYLOAD)
+    assert response.status_code == 200, response.json()
+    return response.json()
+
+
+def _patch_state(client, ti: TaskInstance, state: str, **extra) -> None:
+    """Report the end of an attempt the way the worker's supervisor does."""
+    response = client.patch(
+        f"/execution/task-instances/{ti.id}/state", json={"state": state, "end_date": END_DATE, **extra}
+    )
+    assert response.status_code == 204, response.text
+
+
+def _push_xcoms(session, ti: TaskInstance, **values) -> None:
+    for key, value in values.items():
+        XComModel.set_for_attempt(task_instance_id=ti.id, key=key, value=value, session=session)
+    session.commit()
+
+
+def _xcoms(session, ti: TaskInstance) -> dict:
+    """The XComs an attempt holds, as every reader of that attempt sees them."""
+    session.expire_all()
+    read = build_xcom_read_query(producer_ids=select(TaskInstance.id).where(TaskInstance.id == ti.id))
+    entity = xcom_entity(read)
+    rows = session.execute(
+        read.with_only_columns(entity.key, entity.value).execution_options(include_all_attempts=True)
+    )
+    return {key: XComModel.deserialize_value(row) for key, row in ((r.key, r) for r in rows)}
+
+
+def _executor_reports(session, ti: TaskInstance, state: TaskInstanceState) -> None:
+    """Have the scheduler process an executor's report that the workload of ``ti`` ended."""
+    executor = LocalExecutor()
+    executor.change_state(TaskInstanceUuid(ti.id), state, remove_running=False)
+    SchedulerJobRunner.process_executor_events(
+        executor=executor, job_id=None, scheduler_dag_bag=DBDagBag(), session=session
+    )
+    session.commit()
+
+
+# How the attempt that pushed the checkpoint ends, and how the task instance is started again. Each
+# takes the running attempt and leaves the next one ready to be scheduled.
+
+
+def _task_raised(client, session, dag_maker, ti):
+    _patch_state(client, ti, "up_for_retry")
+
+
+def _executor_reported_failure(client, session, dag_maker, ti):
+    _executor_reports(session, _get_ti(session, ti.dag_id), TaskInstanceState.FAILED)
+
+
+def _orphaned_by_a_dead_scheduler(client, session, dag_maker, ti):
+    dead_job = Job(job_type="SchedulerJob", state="failed")
+    session.add(dead_job)
+    session.commit()
+    ti = _get_ti(session, ti.dag_id)
+    ti.queued_by_job_id = dead_job.id
+    session.commit()
+    assert SchedulerJobRunner(job=Job(), executors=[LocalExecutor()]).adopt_or_reset_orphaned_tasks(
+        session=session
+    )
+    session.commit()
+
+
+def _heartbeat_timed_out(client, session, dag_maker, ti):
+    """The scheduler finds the running attempt without a heartbeat and fails it."""
+    from airflow.callbacks.database_callback_sink import DatabaseCallbackSink
+
+    executor = LocalExecutor()
+    executor.callback_sink = DatabaseCallbackSink()
+    job = Job()
+    session.add(job)
+    session.commit()
+    runner = SchedulerJobRunner(job=job, executors=[executor])
+    ti = _get_ti(session, ti.dag_id)
+    ti.queued_by_job_id = job.id
+    ti.last_heartbeat_at = timezone.utcnow() - timedelta(days=1)
+    session.commit()
+    timed_out = runner._find_task_instances_without_heartbeats(session=session)
+    assert [t.id for t in timed_out] == [ti.id]
+    runner._purge_task_instances_without_heartbeats(timed_out, session=session)
+    session.commit()
+
+
+def _rescheduled(client, session, dag_maker, ti):
+    _patch_state(client, ti, "up_for_reschedule", reschedule_date="2024-10-31T12:06:00Z")
+
+
+def _cleared_after(state: str):
+    def clear(client, session, dag_maker, ti):
+        _patch_state(client, ti, state)
+        clear_task_instances([_get_ti(session, ti.dag_id)], session)
+        session.commit()
+
+    return clear
+
+
+def _cleared_while_running_then_reported(reported: TaskInstanceState):
+    def clear(client, session, dag_maker, ti):
+        clear_task_instances([_get_ti(session, ti.dag_id)], session)
+        session.commit()
+        assert _get_ti(session, ti.dag_id).state == TaskInstanceState.RESTARTING
+        _executor_reports(session, _get_ti(session, ti.dag_id), reported)
+
+    return clear
+
+
+def _cleared_while_running_then_heartbeat_timed_out(client, session, dag_maker, ti):
+    clear_task_instances([_get_ti(session, ti.dag_id)], session)
+    session.commit()
+    _heartbeat_timed_out(client, session, dag_maker, ti)
+
+
+def _cleared_on_latest_version_with_fewer_retries(client, session, dag_maker, ti):
+    """The 3.3 line's known limit: the clear leaves ``max_tries`` where the retry had it."""
+    _patch_state(client, ti, "up_for_retry")
+    with dag_maker(ti.dag_id, serialized=True, schedule=None):
+        PythonOperator(
+            task_id="task",
+            python_callable=_noop,
+            retries=1,
+            retry_delay=timedelta(0),
+            persist_xcom_through_retry=True,
+        )
+    dag_maker.serialized_dag.clear(
+        task_ids=["task"], run_id=ti.run_id, run_on_latest_version=True, session=session
+    )
+    session.commit()
+    assert _get_ti(session, ti.dag_id).max_tries == _get_attempts(session, ti.dag_id)[0].max_tries
+
+
+# Airflow 3.4.0b2 itself fails here, with or without the flag: the heartbeat purge inserts the next
+# attempt while the timed-out one is still current (task_instance_current_key).
+HEARTBEAT_PURGE_BUG = pytest.mark.xfail(
+    raises=IntegrityError,
+    strict=True,
+    reason="3.4.0b2: the heartbeat purge violates task_instance_current_key",
+)
+
+RESTARTS = [
+    pytest.param(_task_raised, True, id="retry-after-the-task-raised"),
+    pytest.param(_executor_reported_failure, True, id="retry-after-executor-reported-failure"),
+    pytest.param(_heartbeat_timed_out, True, id="retry-after-heartbeat-timeout", marks=HEARTBEAT_PURGE_BUG),
+    pytest.param(_orphaned_by_a_dead_scheduler, True, id="reset-by-another-scheduler"),
+    pytest.param(_rescheduled, True, id="reschedule"),
+    pytest.param(_cleared_after("success"), False, id="clear-after-success"),
+    pytest.param(_cleared_after("failed"), False, id="clear-after-failure"),
+    pytest.param(_cleared_after("up_for_retry"), False, id="clear-while-waiting-for-retry"),
+    pytest.param(
+        _cleared_while_running_then_reported(TaskInstanceState.SUCCESS),
+        False,
+        id="clear-while-running-reported-success",
+    ),
+    pytest.param(
+        _cleared_while_running_then_reported(TaskInstanceState.FAILED),
+        False,
+        id="clear-while-running-reported-failed",
+    ),
+    pytest.param(
+        _cleared_while_running_then_heartbeat_timed_out,
+        False,
+        id="clear-while-running-heartbeat-timed-out",
+        marks=HEARTBEAT_PURGE_BUG,
+    ),
+    pytest.param(_cleared_on_latest_version_with_fewer_retries, False, id="clear-after-lowering-retries"),
+]
+
+
+class TestKeepXComs:
+    def setup_method(self):
+        clear_db_runs()
+        clear_db_logs()
+        clear_db_serialized_dags()
+        clear_db_dags()
+
+    def teardown_method(self):
+        clear_db_runs()
+        clear_db_logs()
+        clear_db_serialized_dags()
+        clear_db_dags()
+        clear_db_jobs()
+
+    @pytest.mark.parametrize(("restart", "kept"), RESTARTS)
+    def test_restart(self, client, session, dag_maker, restart, kept):
+        _make_dag(dag_maker, "restarted")
+        _schedule_and_queue(dag_maker, session)
+        first = _get_ti(session, "restarted")
+        _start(client, first)
+        _push_xcoms(session, first, checkpoint=500, return_value="first")
+
+        restart(client, session, dag_maker, first)
+        _schedule_and_queue(dag_maker, session)
+        ti = _get_ti(session, "restarted")
+        context = _start(client, ti)
+
+        if kept:
+            assert context["xcom_keys_to_clear"] == []
+            assert _xcoms(session, ti) == {"checkpoint": 500, "return_value": "first"}
+        else:
+            # A new attempt, with nothing for the worker to delete.
+            assert ti.id != first.id
+            assert (context["xcom_keys_to_clear"], _xcoms(session, ti)) == ([], {})
+        if ti.id != first.id:
+            # The archived attempt keeps its own record.
+            assert _xcoms(session, first) == {"checkpoint": 500, "return_value": "first"}
+
+    @pytest.mark.parametrize(
+        ("restart", "keys_to_clear"),
+        [
+            pytest.param(_task_raised, [], id="retry"),
+            pytest.param(_rescheduled, ["checkpoint", "return_value"], id="reschedule"),
+        ],
+    )
+    def test_without_the_flag(self, client, session, dag_maker, restart, keys_to_clear):
+        """Unflagged, a retry starts without XComs and a reschedule lists its own for deletion."""
+        _make_dag(dag_maker, "unflagged", persist_xcom_through_retry=False)
+        _schedule_and_queue(dag_maker, session)
+        first = _get_ti(session, "unflagged")
+        _start(client, first)
+        _push_xcoms(session, first, checkpoint=500, return_value="first")
+
+        restart(client, session, dag_maker, first)
+        _schedule_and_queue(dag_maker, session)
+        ti = _get_ti(session, "unflagged")
+        context = _start(client, ti)
+
+        assert sorted(context["xcom_keys_to_clear"]) == keys_to_clear
+        if ti.id != first.id:
+            assert _xcoms(session, ti) == {}
+
+    @pytest.mark.parametrize(
+        "reason",
+        [
+            pytest.param("clear", id="finished-attempt-archived-by-a-clear"),
+            pytest.param("retry", id="pending-attempt-cleared"),
+        ],
+    )
+    def test_clear_records_why_the_attempt_was_archived(self, client, session, dag_maker, reason):
+        """A clear makes the latest archived attempt read ``clear``, whether or not the clear archived it."""
+        _make_dag(dag_maker, f"archived_{reason}")
+        _schedule_and_queue(dag_maker, session)
+        ti = _get_ti(session, f"archived_{reason}")
+        _start(client, ti)
+        _patch_state(client, ti, "success" if reason == "clear" else "up_for_retry")
+        assert [a.archived_reason for a in _get_attempts(session, ti.dag_id)] == (
+            [None] if reason == "clear" else ["retry", None]
+        )
+
+        clear_task_instances([_get_ti(session, ti.dag_id)], session)
+        session.commit()
+
+        assert [a.archived_reason for a in _get_attempts(session, ti.dag_id)] == ["clear", None]
+
+    def test_each_attempt_keeps_its_own_record(self, client, session, dag_maker):
+        """Three attempts: each carries what the previous one held, and none loses what it pushed."""
+        _make_dag(dag_maker, "chain")
+        _schedule_and_queue(dag_maker, session)
+        first = _get_ti(session, "chain")
+        _start(client, first)
+        _push_xcoms(session, first, checkpoint=1, launched="job-1")
+        _patch_state(client, first, "up_for_retry")
+        _schedule_and_queue(dag_maker, session)
+        second = _get_ti(session, "chain")
+        _start(client, second)
+        _push_xcoms(session, second, checkpoint=2, second_only="x")
+        _patch_state(client, second, "up_for_retry")
+        _schedule_and_queue(dag_maker, session)
+        third = _get_ti(session, "chain")
+        _start(client, third)
+
+        assert _xcoms(session, third) == {"checkpoint": 2, "launched": "job-1", "second_only": "x"}
+        assert _xcoms(session, second) == {"checkpoint": 2, "launched": "job-1", "second_only": "x"}
+        assert _xcoms(session, first) == {"checkpoint": 1, "launched": "job-1"}
+        # What downstream tasks, templates and the REST API read: the latest attempt, with every key.
+        read = XComModel.get_many(run_id=third.run_id, dag_ids="chain", task_ids="task")
+        latest = session.scalars(read.with_only_columns(xcom_entity(read).key))
+        assert sorted(latest) == ["checkpoint", "launched", "second_only"]
+        # A duplicate start request, as a worker whose request was retried sends: nothing is copied twice.
+        assert _start(client, third)["xcom_keys_to_clear"] == []
+        assert _xcoms(session, third) == {"checkpoint": 2, "launched": "job-1", "second_only": "x"}
+
+    def test_mapped_task_instances_keep_their_own(self, client, session, dag_maker):
+        with dag_maker("mapped", serialized=True, schedule=None):
+            PythonOperator.partial(
+                task_id="task",
+                python_callable=_noop,
+                retries=1,
+                retry_delay=timedelta(0),
+                persist_xcom_through_retry=True,
+            ).expand(op_args=[[0], [1]])
+        dag_maker.create_dagrun()
+        _schedule_and_queue(dag_maker, session)
+        for map_index in (0, 1):
+            ti = _get_ti(session, "mapped", map_index)
+            _start(client, ti)
+            _push_xcoms(session, ti, checkpoint=f"of {map_index}")
+            _patch_state(client, ti, "up_for_retry")
+        _schedule_and_queue(dag_maker, session)
+
+        for map_index in (0, 1):
+            ti = _get_ti(session, "mapped", map_index)
+            assert _start(client, ti)["xcom_keys_to_clear"] == []
+            assert _xcoms(session, ti) == {"checkpoint": f"of {map_index}"}
+
+    @pytest.mark.parametrize(
+        ("max_tries_changed", "kept"),
+        [
+            pytest.param(False, True, id="waiting-for-retry"),
+            pytest.param(True, False, id="cleared-before-the-upgrade"),
+        ],
+    )
+    def test_pre_3_4_values_after_upgrade(self, client, session, dag_maker, max_tries_changed, kept):
+        """
+        A task instance waits for its retry while the deployment moves from 3.3, with its checkpoint.
+
+        Migration 0142 keeps the 3.3 task instance row as the current attempt, gives it the task's
+        ``xcom_v1`` rows through ``legacy_task_data_owner``, and archives the earlier tries from
+        ``task_instance_history`` with the reason ``legacy``. A 3.3 clear had reset ``max_tries``.
+        """
+        from airflow.models.taskinstance import LegacyTaskDataOwner
+        from airflow.models.xcom import XComModelV1
+
+        dag_run = _make_dag(dag_maker, "upgraded")
+        _schedule_and_queue(dag_maker, session)
+        ti = _get_ti(session, "upgraded")
+        _start(client, ti)
+        _patch_state(client, ti, "up_for_retry")
+        previous, ti = _get_attempts(session, "upgraded")
+        previous.archived_reason = "legacy"
+        if max_tries_changed:
+            ti.max_tries += 1
+        session.add(
+            LegacyTaskDataOwner(
+                dag_id=ti.dag_id, task_id=ti.task_id, run_id=ti.run_id, map_index=-1, task_instance_id=ti.id
+            )
+        )
+        session.flush()
+        session.execute(
+            insert(XComModelV1).values(
+                dag_run_id=dag_run.id,
+                task_id=ti.task_id,
+                map_index=-1,
+                key="checkpoint",
+                dag_id=ti.dag_id,
+                run_id=ti.run_id,
+                value=XComModel.serialize_value(500),
+                timestamp=timezone.utcnow(),
+            )
+        )
+        session.commit()
+        _schedule_and_queue(dag_maker, session)
+        ti = _get_ti(session, "upgraded")
+
+        assert _start(client, ti)["xcom_keys_to_clear"] == ([] if kept else ["checkpoint"])
+        if kept:
+            # The next retry carries the pre-3.4 value forward as well.
+            _patch_state(client, ti, "up_for_retry")
+            _schedule_and_queue(dag_maker, session)
+            ti = _get_ti(session, "upgraded")
+            assert _start(client, ti)["xcom_keys_to_clear"] == []
+            assert _xcoms(session, ti) == {"checkpoint": 500}
+
+    @staticmethod
+    def _count_start(client, ti) -> int:
+        with count_queries() as statements:
+            _start(client, ti)
+        return len(statements)
+
+    def test_statement_count(self, client, session, dag_maker):
+        """
+        A flagged task's first try costs one statement more than an unflagged one's; carrying its XComs
+        forward costs two more than an unflagged retry (which lists the keys to clear instead), however
+        many there are. The first tries also load the new Dag version into the API server's Dag cache.
+        """
+        counts = {}
+        for flag, keys in ((False, 1), (True, 1), (True, 20)):
+            dag_id = f"statements_{flag}_{keys}"
+            _make_dag(dag_maker, dag_id, persist_xcom_through_retry=flag)
+            _schedule_and_queue(dag_maker, session)
+            ti = _get_ti(session, dag_id)
+            counts[flag, "first try"] = self._count_start(client, ti)
+            _push_xcoms(session, ti, **{f"key_{i}": i for i in range(keys)})
+            _patch_state(client, ti, "up_for_retry")
+            _schedule_and_queue(dag_maker, session)
+            ti = _get_ti(session, dag_id)
+            counts[flag, keys] = self._count_start(client, ti)
+            assert len(_xcoms(session, ti)) == (keys if flag else 0)
+
+        assert counts[True, "first try"] == counts[False, "first try"] + 1, counts
+        assert counts[True, 1] == counts[True, 20] == counts[False, 1] + 2, counts

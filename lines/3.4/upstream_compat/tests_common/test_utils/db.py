@@ -1,0 +1,106 @@
+# Licensed to the Apache Software Foundation (ASF) under one
+# or more contributor license agreements.  See the NOTICE file
+# distributed with this work for additional information
+# regarding copyright ownership.  The ASF licenses this file
+# to you under the Apache License, Version 2.0 (the
+# "License"); you may not use this file except in compliance
+# with the License.  You may obtain a copy of the License at
+#
+#   http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing,
+# software distributed under the License is distributed on an
+# "AS IS" BASIS, WITHOUT WARRANTIES OR CONDITIONS OF ANY
+# KIND, either express or implied.  See the License for the
+# specific language governing permissions and limitations
+# under the License.
+"""
+Database helpers for airflow-core tests, named as in upstream's ``tests_common.test_utils.db``.
+
+Each ``clear_db_*`` helper deletes every row of the tables it names, in its own committed
+session, so a test class can start from (and leave behind) empty tables.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import delete
+
+from airflow.utils.session import create_session
+
+
+def initial_db_init() -> None:
+    """Drop and re-create every Airflow table in the configured metadata database."""
+    from airflow.utils import db
+
+    db.resetdb()
+
+
+def _delete_all(*models) -> None:
+    # Core statements on each table: on 3.4 they see archived task instance attempts too.
+    with create_session() as session:
+        for model in models:
+            session.execute(delete(getattr(model, "__table__", model)))
+
+
+def clear_db_runs() -> None:
+    from airflow.models.dagrun import DagRun
+    from airflow.models.taskinstance import LegacyTaskDataOwner, TaskInstance
+    from airflow.models.dynamic_region import DynamicRegion
+    from airflow.models.taskreschedule import TaskReschedule
+    from airflow.models.trigger import Trigger
+    from airflow.models.xcom import XComModelV1, XComModelV2
+
+    _delete_all(
+        XComModelV2,
+        XComModelV1,
+        LegacyTaskDataOwner,
+        TaskReschedule,
+        DynamicRegion,
+        TaskInstance,
+        Trigger,
+        DagRun,
+    )
+
+
+def clear_db_xcom() -> None:
+    from airflow.models.xcom import XComModelV1, XComModelV2
+
+    _delete_all(XComModelV2, XComModelV1)
+
+
+def clear_db_logs() -> None:
+    from airflow.models.log import Log
+
+    _delete_all(Log)
+
+
+def clear_db_serialized_dags() -> None:
+    from airflow.models.dagcode import DagCode
+    from airflow.models.serialized_dag import SerializedDagModel
+
+    _delete_all(SerializedDagModel, DagCode)
+
+
+def clear_db_dags() -> None:
+    from airflow.models.dag import DagModel, DagTag
+    from airflow.models.dag_version import DagVersion
+
+    _delete_all(DagTag, DagVersion, DagModel)
+
+
+def clear_db_dag_bundles() -> None:
+    from airflow.models.dagbundle import DagBundleModel
+
+    _delete_all(DagBundleModel)
+
+
+def clear_db_callbacks() -> None:
+    from airflow.models.db_callback_request import DbCallbackRequest
+
+    _delete_all(DbCallbackRequest)
+
+
+def clear_db_jobs() -> None:
+    from airflow.jobs.job import Job
+
+    _delete_all(Job)
