@@ -50,6 +50,11 @@ APIS = ("execution-api", "api-server")
 # Components reported by /api/v2/monitor/health, by command name.
 HEALTH_KEYS = {"scheduler": "scheduler", "dag-processor": "dag_processor", "triggerer": "triggerer"}
 TERMINAL_TI_STATES = {"success", "failed", "skipped", "upstream_failed", "removed"}
+# The line under test (``./test.sh`` sets it). From 3.4 every try is a task_instance row of its own
+# and XComs belong to one attempt: a try that fails with retries left is archived at once, and its
+# successor (the next try, no XComs yet) is the task instance that waits as up_for_retry.
+LINE = tuple(int(part) for part in os.environ.get("PATCHED_AIRFLOW_LINE", "3.3").split("."))
+ATTEMPTS_ARE_ROWS = LINE >= (3, 4)
 TERMINAL_RUN_STATES = {"success", "failed"}
 # Seconds an SQLite writer waits for the lock (pysqlite's default is 5); see _sqlite_busy_timeout.
 SQLITE_BUSY_TIMEOUT = 60

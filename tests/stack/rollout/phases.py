@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
-from stack import AirflowStack
+from stack import ATTEMPTS_ARE_ROWS, AirflowStack
 
 COMPONENTS = ("api-server", "scheduler", "dag-processor")  # nothing defers: no triggerer
 # The line's versions, set by ./test.sh (e.g. 3.3.2+persistxcom.1 and 3.3.2).
@@ -24,11 +24,22 @@ PATCHED_WORKER = {
 VANILLA_WORKER = {"airflow": VANILLA_VERSION, "task_sdk": os.environ.get("VANILLA_TASK_SDK_VERSION", "1.3.2")}
 FLAG = ", persist_xcom_through_retry=True"
 # The main tables, each with the columns that identify a row (the XCom's value too: it must not change).
+# From 3.4 every try is a task_instance row of its own, and XComs are kept per attempt (xcom_v2), those
+# from before 3.4 in xcom_v1; before 3.4, earlier tries are in task_instance_history, XComs in xcom.
+if ATTEMPTS_ARE_ROWS:
+    HISTORY = {
+        "xcom_v1": "dag_run_id, task_id, map_index, key, value",
+        "xcom_v2": "task_instance_id, key, value",
+    }
+else:
+    HISTORY = {
+        "task_instance_history": "task_instance_id",
+        "xcom": "dag_run_id, task_id, map_index, key, value",
+    }
 TABLES = {
     "dag_run": "id",
     "task_instance": "id",
-    "task_instance_history": "task_instance_id",
-    "xcom": "dag_run_id, task_id, map_index, key, value",
+    **HISTORY,
     "serialized_dag": "id",
     "dag_version": "id",
 }
