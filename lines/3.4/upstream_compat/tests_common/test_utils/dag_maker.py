@@ -166,10 +166,10 @@ class DagMaker:
         from airflow.models.dag_version import DagVersion
         from airflow.models.dagcode import DagCode
         from airflow.models.dagrun import DagRun
+        from airflow.models.dynamic_region import DynamicRegion
         from airflow.models.log import Log
         from airflow.models.serialized_dag import SerializedDagModel
         from airflow.models.taskinstance import LegacyTaskDataOwner, TaskInstance
-        from airflow.models.dynamic_region import DynamicRegion
         from airflow.models.taskreschedule import TaskReschedule
         from airflow.models.trigger import Trigger
         from airflow.models.xcom import XComModelV1, XComModelV2

@@ -44,8 +44,8 @@ def _delete_all(*models) -> None:
 
 def clear_db_runs() -> None:
     from airflow.models.dagrun import DagRun
-    from airflow.models.taskinstance import LegacyTaskDataOwner, TaskInstance
     from airflow.models.dynamic_region import DynamicRegion
+    from airflow.models.taskinstance import LegacyTaskDataOwner, TaskInstance
     from airflow.models.taskreschedule import TaskReschedule
     from airflow.models.trigger import Trigger
     from airflow.models.xcom import XComModelV1, XComModelV2

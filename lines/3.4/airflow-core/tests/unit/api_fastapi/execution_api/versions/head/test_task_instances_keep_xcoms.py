@@ -44,6 +44,8 @@ from airflow.models.dagrun import DagRun
 from airflow.models.taskinstance import TaskInstance, clear_task_instances
 from airflow.models.xcom import XComModel, build_xcom_read_query, xcom_entity
 from airflow.providers.standard.operators.python import PythonOperator
+from airflow.sdk import task_group
+from airflow.sdk.definitions._internal.loop import create_loop
 from airflow.utils.state import TaskInstanceState
 
 from tests_common.test_utils.asserts import count_queries
@@ -426,6 +428,55 @@ class TestKeepXComs:
             ti = _get_ti(session, "mapped", map_index)
             assert _start(client, ti)["xcom_keys_to_clear"] == []
             assert _xcoms(session, ti) == {"checkpoint": f"of {map_index}"}
+
+    def test_loop_iterations_keep_their_own(self, client, session, dag_maker):
+        """Each iteration of a loop is its own coordinate: a retry of the second sees only its own."""
+
+        @task_group
+        def body():
+            PythonOperator(
+                task_id="work",
+                python_callable=_noop,
+                retries=1,
+                retry_delay=timedelta(0),
+                persist_xcom_through_retry=True,
+            )
+
+        with dag_maker("looped", serialized=True, schedule=None):
+            create_loop(body, max_iterations=2)
+        dag_maker.create_dagrun()
+
+        def current(task_id: str) -> TaskInstance:
+            session.expire_all()
+            return session.scalars(
+                select(TaskInstance).where(
+                    TaskInstance.dag_id == "looped",
+                    TaskInstance.task_id == task_id,
+                    TaskInstance.state == TaskInstanceState.QUEUED,
+                )
+            ).one()
+
+        _schedule_and_queue(dag_maker, session)
+        first = current("body.work")
+        _start(client, first)
+        _push_xcoms(session, first, checkpoint="iteration 0")
+        _patch_state(client, first, "success")
+        _schedule_and_queue(dag_maker, session)
+        gate = current("body.__loop_gate")
+        _start(client, gate)
+        _patch_state(client, gate, "success", loop_decision={"stop": False})
+        _schedule_and_queue(dag_maker, session)
+        second = current("body.work")
+        assert second.region_index == 1
+        _start(client, second)
+        _push_xcoms(session, second, checkpoint="iteration 1")
+        _patch_state(client, second, "up_for_retry")
+        _schedule_and_queue(dag_maker, session)
+        retry = current("body.work")
+
+        assert _start(client, retry)["xcom_keys_to_clear"] == []
+        assert (retry.region_index, retry.try_number) == (1, 2)
+        assert _xcoms(session, retry) == {"checkpoint": "iteration 1"}
 
     @pytest.mark.parametrize(
         ("max_tries_changed", "kept"),
