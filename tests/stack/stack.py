@@ -42,6 +42,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import sqlalchemy as sa
 
 # The api-server runs the REST API and UI (``--apps core``); "execution-api" is a second api-server
 # process with the Execution API the tasks talk to (``--apps execution``). See AirflowStack.__init__.
@@ -678,6 +679,36 @@ class AirflowStack:
             except ValueError:
                 return value
         return value
+
+    def xcom_rows(self) -> list[dict[str, Any]]:
+        """Every XCom row in the metadata database, read with SQL: archived attempts' rows too, which
+        the REST API does not show. Each has ``dag_id``, ``run_id``, ``task_id``,
+        ``try_number`` (from 3.4, the attempt owning an ``xcom_v2`` row; ``None`` for an ``xcom_v1`` row
+        and before 3.4), ``key`` and ``value``, the stored JSON as text. From 3.4 an ``xcom_v2`` row
+        whose attempt is gone is listed too, with ``None`` for its attempt's columns."""
+        if ATTEMPTS_ARE_ROWS:
+            query = (
+                "SELECT ti.dag_id, ti.run_id, ti.task_id, ti.try_number, x.key, x.value"
+                " FROM xcom_v2 x LEFT JOIN task_instance ti ON ti.id = x.task_instance_id"
+                " UNION ALL SELECT dag_id, run_id, task_id, NULL, key, value FROM xcom_v1"
+            )
+        else:
+            query = "SELECT dag_id, run_id, task_id, NULL, key, value FROM xcom"
+        engine = sa.create_engine(self.database_url)
+        try:
+            with engine.connect() as connection:
+                rows = connection.execute(sa.text(query)).all()
+        finally:
+            engine.dispose()
+        columns = ("dag_id", "run_id", "task_id", "try_number", "key")
+        # PostgreSQL's driver decodes JSON(B) columns; SQLite's gives the text.
+        return [
+            {
+                **dict(zip(columns, row[:-1], strict=True)),
+                "value": v if isinstance(v := row[-1], str) else json.dumps(v),
+            }
+            for row in rows
+        ]
 
     def clear_via_rest(self, dag_id: str, run_id: str, task_ids: list, **body: Any) -> list[dict[str, Any]]:
         """A person's clear through ``POST /api/v2/dags/{dag_id}/clearTaskInstances``.

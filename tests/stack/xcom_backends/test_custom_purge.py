@@ -1,12 +1,19 @@
 """
-A custom XCom backend's ``purge`` runs where and when 3.3.2 runs it, and only when XComs are cleared.
+A custom XCom backend's ``purge`` runs where and when vanilla runs it, and only when XComs are cleared.
 
 3.3.2 purges on the worker: the try's task process deletes the previous try's XComs
 (``XCom.delete`` → ``purge``) before it runs the task's code. With the flag, an automatic retry
 deletes nothing, so ``purge`` is not called; a person's clear (here ``airflow tasks clear``) still
 purges every XCom of the tries before it, in the next try's process. Unflagged: purged on a retry,
-as in vanilla. The events file (``recording_backend.py``) holds the backend's ``purge`` calls and
-the tasks' ``start`` events in the order they happened, each with its pid and its ancestors'.
+as in vanilla.
+
+From 3.4 every try is an attempt of its own and a new attempt starts without rows, so the worker
+has nothing to delete (``xcom_keys_to_clear`` lists only the current attempt's keys, e.g. after a
+reschedule): ``purge`` is called neither on a retry, flagged or not, nor after a clear. The archived
+attempts keep their rows (read from the metadata database).
+
+The events file (``recording_backend.py``) holds the backend's ``purge`` calls and the tasks'
+``start`` events in the order they happened, each with its pid and its ancestors'.
 """
 
 from __future__ import annotations
@@ -14,6 +21,7 @@ from __future__ import annotations
 import json
 
 import pytest
+from stack import ATTEMPTS_ARE_ROWS
 
 DAG = "xcom_recording"
 
@@ -46,6 +54,15 @@ def summary(found: list[dict]) -> list[tuple]:
     ]
 
 
+def attempts(stack, run_id: str, task_id: str) -> dict[object, dict[str, str]]:
+    """Every row of the task instance in the metadata database, archived attempts' too: try -> key -> value."""
+    found: dict[object, dict[str, str]] = {}
+    for row in stack.xcom_rows():
+        if (row["dag_id"], row["run_id"], row["task_id"]) == (DAG, run_id, task_id):
+            found.setdefault(row["try_number"], {})[row["key"]] = json.loads(row["value"])
+    return found
+
+
 @pytest.fixture(scope="module")
 def run(recording):
     stack = recording
@@ -66,32 +83,66 @@ def test_no_purge_on_a_flagged_automatic_retry(recording, run):
     }
 
 
-def test_purge_on_an_unflagged_retry_in_the_retry_s_task_process(recording, run):
+def test_unflagged_retry_purges_as_vanilla(recording, run):
     stack = recording
     found = of_task(stack, "plain")
+    assert stack.xcom_keys(DAG, run, "plain") == {"marker", "pushed_by_try_2", "return_value"}
+    if ATTEMPTS_ARE_ROWS:
+        # Vanilla 3.4: try 2 is a new attempt with no rows of its own, so nothing to delete or purge;
+        # try 1's archived attempt keeps its rows.
+        assert summary(found) == [("start", 1), ("start", 2)]
+        assert attempts(stack, run, "plain") == {
+            1: {"marker": "plain try 1", "pushed_by_try_1": "plain try 1"},
+            2: {"marker": "plain try 2", "pushed_by_try_2": "plain try 2", "return_value": "plain try 2"},
+        }
+        return
+    # Vanilla 3.3: the purges run on the worker, in the very process that then ran try 2's code, one
+    # of the scheduler's (LocalExecutor) processes -- not the api-server.
     assert (summary(found[:1]), summary(found[-1:])) == ([("start", 1)], [("start", 2)]), summary(found)
     assert sorted(summary(found[1:-1])) == [
         ("purge", "marker", "plain try 1"),
         ("purge", "pushed_by_try_1", "plain try 1"),
     ]
-    # On the worker: in the very process that then ran try 2's code, one of the scheduler's
-    # (LocalExecutor) processes -- not the api-server.
     assert {e["pid"] for e in found[1:]} == {found[-1]["pid"]} != {found[0]["pid"]}
     assert all(stack.processes["scheduler"].pid in e["ancestors"] for e in found)
-    assert stack.xcom_keys(DAG, run, "plain") == {"marker", "pushed_by_try_2", "return_value"}
 
 
-def test_clear_via_cli_purges_every_xcom_of_the_flagged_task(recording, run):
+# From 3.4 the unflagged twin is cleared too, in a test of its own: what vanilla 3.4 does on a clear.
+CLEARED = ("flagged", "plain") if ATTEMPTS_ARE_ROWS else ("flagged",)
+
+
+@pytest.mark.parametrize("task_id", CLEARED)
+def test_clear_via_cli(recording, run, task_id):
     stack = recording
+    twin = {"flagged": "plain", "plain": "flagged"}[task_id]
     since = len(events(stack))
-    stack.clear_via_cli(DAG, "flagged")  # -t is a substring: "flagged" matches only that task
-    stack.wait_for_ti(DAG, run, "flagged", "success", condition=lambda ti: ti["try_number"] == 3)
+    stack.clear_via_cli(DAG, task_id)  # -t is a substring: each task id matches only that task
+    stack.wait_for_ti(DAG, run, task_id, "success", condition=lambda ti: ti["try_number"] == 3)
     stack.wait_for_run(DAG, run)
 
-    found = of_task(stack, "flagged", since)
+    found = of_task(stack, task_id, since)
     assert found and found[-1]["event"] == "start" and found[-1]["try"] == 3, summary(found)
-    purges = found[:-1]
-    assert sorted((e["key"], str(e["value"]).strip('"')) for e in purges) == [
+    # The clear itself (the CLI, then the scheduler) purged nothing of the untouched twin.
+    assert of_task(stack, twin, since) == []
+    assert stack.xcom_keys(DAG, run, task_id) == {"marker", "pushed_by_try_3", "return_value"}
+    if ATTEMPTS_ARE_ROWS:
+        # Try 3 is a new attempt without rows, so nothing is deleted or purged, flag or not. Tries 1
+        # and 2 keep their rows (the flagged try 2's include the copy of try 1's key it started
+        # with), so whatever they name stays referenced.
+        assert summary(found) == [("start", 3)]
+        carried = {"pushed_by_try_1": f"{task_id} try 1"} if task_id == "flagged" else {}
+        assert attempts(stack, run, task_id) == {
+            n: {
+                "marker": f"{task_id} try {n}",
+                **(carried if n == 2 else {}),
+                f"pushed_by_try_{n}": f"{task_id} try {n}",
+                **({"return_value": f"{task_id} try {n}"} if n > 1 else {}),
+            }
+            for n in (1, 2, 3)
+        }
+        return
+    # Vanilla 3.3: purge of each of its four XComs (from tries 1 and 2), then start 3.
+    assert sorted((e["key"], str(e["value"]).strip('"')) for e in found[:-1]) == [
         ("marker", "flagged try 2"),
         ("pushed_by_try_1", "flagged try 1"),
         ("pushed_by_try_2", "flagged try 2"),
@@ -100,6 +151,3 @@ def test_clear_via_cli_purges_every_xcom_of_the_flagged_task(recording, run):
     # Where 3.3.2 purges: in try 3's task process on the worker, before try 3's code started.
     assert {e["pid"] for e in found} == {found[-1]["pid"]}
     assert all(stack.processes["scheduler"].pid in e["ancestors"] for e in found)
-    # The clear itself (the CLI, then the scheduler) purged nothing of the untouched twin.
-    assert of_task(stack, "plain", since) == []
-    assert stack.xcom_keys(DAG, run, "flagged") == {"marker", "pushed_by_try_3", "return_value"}

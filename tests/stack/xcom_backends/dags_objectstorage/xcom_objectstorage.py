@@ -32,8 +32,14 @@ def storage_folder(ti) -> Path:
 
 
 def files(ti) -> list[str]:
+    """The objects in the folder, by path below it: ``<uuid4>.gz`` up to 3.3, ``ti-<attempt id>/<key>.json.gz``
+    from 3.4 (the backend's ``store_value`` places each attempt's objects in a folder of their own)."""
     folder = storage_folder(ti)
-    return sorted(p.name for p in folder.iterdir()) if folder.exists() else []
+    return (
+        sorted(str(p.relative_to(folder)) for p in folder.rglob("*") if p.is_file())
+        if folder.exists()
+        else []
+    )
 
 
 def checkpoint_then_fail_once(ti, dag_run) -> dict:
