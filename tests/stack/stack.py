@@ -684,7 +684,7 @@ class AirflowStack:
         """Every XCom row in the metadata database, read with SQL: archived attempts' rows too, which
         the REST API does not show. Each has ``dag_id``, ``run_id``, ``task_id``,
         ``try_number`` (from 3.4, the attempt owning an ``xcom_v2`` row; ``None`` for an ``xcom_v1`` row
-        and before 3.4), ``key`` and ``value``, the stored JSON as text. From 3.4 an ``xcom_v2`` row
+        and before 3.4), ``key`` and ``value``, the stored JSON decoded. From 3.4 an ``xcom_v2`` row
         whose attempt is gone is listed too, with ``None`` for its attempt's columns."""
         if ATTEMPTS_ARE_ROWS:
             query = (
@@ -701,14 +701,7 @@ class AirflowStack:
         finally:
             engine.dispose()
         columns = ("dag_id", "run_id", "task_id", "try_number", "key")
-        # PostgreSQL's driver decodes JSON(B) columns; SQLite's gives the text.
-        return [
-            {
-                **dict(zip(columns, row[:-1], strict=True)),
-                "value": v if isinstance(v := row[-1], str) else json.dumps(v),
-            }
-            for row in rows
-        ]
+        return [{**dict(zip(columns, row[:-1], strict=True)), "value": _json_value(row[-1])} for row in rows]
 
     def clear_via_rest(self, dag_id: str, run_id: str, task_ids: list, **body: Any) -> list[dict[str, Any]]:
         """A person's clear through ``POST /api/v2/dags/{dag_id}/clearTaskInstances``.
@@ -786,6 +779,18 @@ def deployment(
                 f"{stack.home}: died during the session: {dead}; exit codes at teardown: {codes}\n"
                 + stack.log_tails()
             )
+
+
+def _json_value(stored: Any) -> Any:
+    """A JSON column's value as Python: SQLite's driver gives the JSON text, PostgreSQL's the decoded
+    JSON(B), and a value the serializer had already made JSON text is encoded once more. Decoded until
+    it is no longer JSON text (so a string that is itself valid JSON, such as "50", comes back as 50)."""
+    while isinstance(stored, str):
+        try:
+            stored = json.loads(stored)
+        except ValueError:
+            break
+    return stored
 
 
 class _Missing:

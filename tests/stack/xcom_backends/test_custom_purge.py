@@ -59,7 +59,7 @@ def attempts(stack, run_id: str, task_id: str) -> dict[object, dict[str, str]]:
     found: dict[object, dict[str, str]] = {}
     for row in stack.xcom_rows():
         if (row["dag_id"], row["run_id"], row["task_id"]) == (DAG, run_id, task_id):
-            found.setdefault(row["try_number"], {})[row["key"]] = json.loads(row["value"])
+            found.setdefault(row["try_number"], {})[row["key"]] = row["value"]
     return found
 
 

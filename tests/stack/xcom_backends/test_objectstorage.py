@@ -59,20 +59,9 @@ def referenced_files(stack, run_id: str, task_id: str) -> dict[str, str]:
     }
 
 
-def decoded(text: str) -> object:
-    """A row's value as text, decoded however many times it was JSON-encoded."""
-    value: object = text
-    while isinstance(value, str):
-        try:
-            value = json.loads(value)
-        except ValueError:
-            break
-    return value
-
-
-def named_object(stack, text: str) -> str | None:
+def named_object(stack, value: object) -> str | None:
     """The object (path below the storage folder) a row's value names, if it names one."""
-    value, prefix = decoded(text), f"file://{stack.xcom_store}/"
+    prefix = f"file://{stack.xcom_store}/"
     return value.removeprefix(prefix) if isinstance(value, str) and value.startswith(prefix) else None
 
 
@@ -84,7 +73,7 @@ def attempts(stack, run_id: str, task_id: str) -> dict[object, dict[str, object]
     for row in stack.xcom_rows():
         if (row["dag_id"], row["run_id"], row["task_id"]) == (DAG, run_id, task_id):
             path = named_object(stack, row["value"])
-            value = path.removeprefix(prefix) if path else decoded(row["value"])
+            value = path.removeprefix(prefix) if path else row["value"]
             found.setdefault(row["try_number"], {})[row["key"]] = value
     return found
 
