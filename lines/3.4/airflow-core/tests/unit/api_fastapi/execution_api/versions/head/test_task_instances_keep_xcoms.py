@@ -32,7 +32,6 @@ from datetime import timedelta
 
 import pytest
 from sqlalchemy import insert, select
-from sqlalchemy.exc import IntegrityError
 
 from airflow._shared.timezones import timezone
 from airflow.executors.local_executor import LocalExecutor
@@ -256,18 +255,10 @@ def _cleared_on_latest_version_with_fewer_retries(client, session, dag_maker, ti
     assert _get_ti(session, ti.dag_id).max_tries == _get_attempts(session, ti.dag_id)[0].max_tries
 
 
-# Airflow 3.4.0b2 itself fails here, with or without the flag: the heartbeat purge inserts the next
-# attempt while the timed-out one is still current (task_instance_current_key).
-HEARTBEAT_PURGE_BUG = pytest.mark.xfail(
-    raises=IntegrityError,
-    strict=True,
-    reason="3.4.0b2: the heartbeat purge violates task_instance_current_key",
-)
-
 RESTARTS = [
     pytest.param(_task_raised, True, id="retry-after-the-task-raised"),
     pytest.param(_executor_reported_failure, True, id="retry-after-executor-reported-failure"),
-    pytest.param(_heartbeat_timed_out, True, id="retry-after-heartbeat-timeout", marks=HEARTBEAT_PURGE_BUG),
+    pytest.param(_heartbeat_timed_out, True, id="retry-after-heartbeat-timeout"),
     pytest.param(_orphaned_by_a_dead_scheduler, True, id="reset-by-another-scheduler"),
     pytest.param(_rescheduled, True, id="reschedule"),
     pytest.param(_cleared_after("success"), False, id="clear-after-success"),
@@ -284,10 +275,7 @@ RESTARTS = [
         id="clear-while-running-reported-failed",
     ),
     pytest.param(
-        _cleared_while_running_then_heartbeat_timed_out,
-        False,
-        id="clear-while-running-heartbeat-timed-out",
-        marks=HEARTBEAT_PURGE_BUG,
+        _cleared_while_running_then_heartbeat_timed_out, False, id="clear-while-running-heartbeat-timed-out"
     ),
     pytest.param(_cleared_on_latest_version_with_fewer_retries, False, id="clear-after-lowering-retries"),
 ]
