@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import datetime
 import re
 import shutil
 import subprocess
@@ -47,6 +48,15 @@ def ensure_venv(uv: str, line: Line, wheels: list[Path], extra: list[str], venv:
     reinstall = []
     for wheel in wheels:
         reinstall += ["--reinstall-package", wheel.name.split("-")[0].replace("_", "-")]
+    resolution = []
+    if line.exclude_newer:
+        # The release's dependencies as of its release day; what this tool pins exactly (a test
+        # requirement such as the Celery provider) is taken as pinned, whenever it was published.
+        now = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+        resolution += ["--exclude-newer", line.exclude_newer]
+        for requirement in extra:
+            if "==" in requirement:
+                resolution += ["--exclude-newer-package", f"{requirement.split('==')[0]}={now}"]
     subprocess.run(
         [
             uv,
@@ -56,9 +66,11 @@ def ensure_venv(uv: str, line: Line, wheels: list[Path], extra: list[str], venv:
             "--python",
             str(venv / "bin" / "python"),
             *reinstall,
+            *resolution,
             f"apache-airflow=={line.airflow_version}",
             *map(str, wheels),
             *extra,
+            *line.venv_requirements,
         ],
         check=True,
     )

@@ -24,11 +24,9 @@ through the REST API must make that answer false, and deleting an XCom entry thr
 API must delete it.
 
 Every person-facing clear of the public API ends in ``clear_task_instances``. Tested here:
-``POST /dags/{dag_id}/clearTaskInstances``, ``POST /dags/{dag_id}/dagRuns/{run_id}/clear``,
-``POST /dags/{dag_id}/clearDagRuns``, and the clear of failed downstream task instances that
-marking a task instance's state does (``PATCH .../taskInstances/{task_id}``, single or bulk).
-(``POST /dags/{dag_id}/clearPartitions`` and ``PATCH .../taskGroupInstances/{group_id}`` reach
-the same function.) Each test drives the task instance through the Execution API routes a worker
+``POST /dags/{dag_id}/clearTaskInstances``, ``POST /dags/{dag_id}/dagRuns/{run_id}/clear``, and
+the clear of failed downstream task instances that marking a task instance's state does
+(``PATCH .../taskInstances/{task_id}``, single or bulk). Each test drives the task instance through the Execution API routes a worker
 calls and the scheduler's own functions, makes the person's request with an admin's token, then
 starts the task instance again.
 """
@@ -317,24 +315,17 @@ class TestPersonClearsThroughTheRestApi:
         assert _is_automatic_restart(context) is False
         assert context["xcom_keys_to_clear"] == ["checkpoint"]
 
-    @pytest.mark.parametrize("route", ["clear_dag_run", "clear_dag_runs"])
     @pytest.mark.parametrize("state", ["success", "failed", "up_for_retry"])
-    def test_clear_dag_run(self, test_client, execution_client, session, dag_maker, route, state):
-        """``POST .../dagRuns/{run_id}/clear`` and the bulk ``POST .../clearDagRuns`` clear every task."""
+    def test_clear_dag_run(self, test_client, execution_client, session, dag_maker, state):
+        """``POST .../dagRuns/{run_id}/clear`` clears every task."""
         dag_run = _make_dag(dag_maker, "cleared_run", persist_xcom_through_retry=True)
         _run_first_try(execution_client, session, "cleared_run", state, "checkpoint")
         _finish_dag_run(session, "cleared_run")
 
-        if route == "clear_dag_run":
-            response = test_client.post(
-                f"/dags/cleared_run/dagRuns/{dag_run.run_id}/clear",
-                json={"dry_run": False, "only_failed": False},
-            )
-        else:
-            response = test_client.post(
-                "/dags/cleared_run/clearDagRuns",
-                json={"dry_run": False, "only_failed": False, "dag_runs": [{"dag_run_id": dag_run.run_id}]},
-            )
+        response = test_client.post(
+            f"/dags/cleared_run/dagRuns/{dag_run.run_id}/clear",
+            json={"dry_run": False, "only_failed": False},
+        )
 
         assert response.status_code == 200, response.text
         assert _get_ti(session, "cleared_run").state is None
