@@ -32,16 +32,15 @@ from typing import Any
 
 import jsonschema
 
+from airflow.models.mappedoperator import MappedOperator
 from airflow.models.serialized_dag import SerializedDagModel
 from airflow.providers.standard.operators.bash import BashOperator
 from airflow.providers.standard.operators.empty import EmptyOperator
 from airflow.providers.standard.operators.python import PythonOperator
 from airflow.providers.standard.sensors.python import PythonSensor
 from airflow.sdk import DAG, TaskGroup, task, task_group, timezone
-from airflow.serialization.definitions.baseoperator import SerializedBaseOperator
-from airflow.serialization.definitions.mappedoperator import SerializedMappedOperator
 from airflow.serialization.json_schema import load_dag_schema_dict
-from airflow.serialization.serialized_objects import DagSerialization, OperatorSerialization
+from airflow.serialization.serialized_objects import SerializedBaseOperator, SerializedDAG
 
 FIELD = "persist_xcom_through_retry"
 DEFAULT_DATE = timezone.datetime(2024, 1, 1)
@@ -110,13 +109,13 @@ def _representative_dag(dag_id: str = "representative", **flag) -> DAG:
 
 class TestFieldLeftOutWhenFalse:
     def test_unflagged_dag_has_no_field_anywhere(self):
-        data = DagSerialization.to_dict(_representative_dag())
+        data = SerializedDAG.to_dict(_representative_dag())
 
         assert FIELD not in set(_keys(data))
 
     def test_explicit_false_is_left_out(self):
-        unflagged = DagSerialization.to_dict(_representative_dag())
-        explicit_false = DagSerialization.to_dict(_representative_dag(persist_xcom_through_retry=False))
+        unflagged = SerializedDAG.to_dict(_representative_dag())
+        explicit_false = SerializedDAG.to_dict(_representative_dag(persist_xcom_through_retry=False))
 
         assert FIELD not in set(_keys(explicit_false["dag"]["tasks"]))
         # default_args are stored as given: that is the only place an explicit False shows.
@@ -131,9 +130,9 @@ class TestFlagRoundTrips:
             PythonOperator(task_id="flagged", python_callable=_noop, persist_xcom_through_retry=True)
             PythonOperator(task_id="unflagged", python_callable=_noop)
 
-        data = DagSerialization.to_dict(dag)
+        data = SerializedDAG.to_dict(dag)
         tasks = _serialized_tasks(data)
-        deserialized = DagSerialization.from_dict(data)
+        deserialized = SerializedDAG.from_dict(data)
 
         assert tasks["flagged"][FIELD] is True
         assert FIELD not in tasks["unflagged"]
@@ -144,8 +143,8 @@ class TestFlagRoundTrips:
     def test_single_operator_serialization(self):
         op = BashOperator(task_id="flagged", bash_command="true", persist_xcom_through_retry=True)
 
-        blob = OperatorSerialization.serialize_operator(op)
-        serialized_op = OperatorSerialization.deserialize_operator(blob)
+        blob = SerializedBaseOperator.serialize_operator(op)
+        serialized_op = SerializedBaseOperator.deserialize_operator(blob)
 
         assert blob[FIELD] is True
         assert serialized_op.persist_xcom_through_retry is True
@@ -159,7 +158,7 @@ class TestFlagRoundTrips:
 
             flagged()
 
-        deserialized = DagSerialization.from_dict(DagSerialization.to_dict(dag))
+        deserialized = SerializedDAG.from_dict(SerializedDAG.to_dict(dag))
 
         assert deserialized.task_dict["flagged"].persist_xcom_through_retry is True
 
@@ -173,7 +172,7 @@ class TestFlagRoundTrips:
             PythonOperator(task_id="inherits", python_callable=_noop)
             PythonOperator(task_id="opts_out", python_callable=_noop, persist_xcom_through_retry=False)
 
-        deserialized = DagSerialization.from_dict(DagSerialization.to_dict(dag))
+        deserialized = SerializedDAG.from_dict(SerializedDAG.to_dict(dag))
 
         assert deserialized.task_dict["inherits"].persist_xcom_through_retry is True
         assert deserialized.task_dict["opts_out"].persist_xcom_through_retry is False
@@ -185,15 +184,15 @@ class TestFlagRoundTrips:
             ).expand(op_args=[[1], [2]])
             PythonOperator.partial(task_id="unflagged", python_callable=_noop).expand(op_args=[[1], [2]])
 
-        data = DagSerialization.to_dict(dag)
+        data = SerializedDAG.to_dict(dag)
         tasks = _serialized_tasks(data)
-        deserialized = DagSerialization.from_dict(data)
+        deserialized = SerializedDAG.from_dict(data)
 
         assert tasks["flagged"]["partial_kwargs"][FIELD] is True
         assert FIELD not in tasks["flagged"]
         assert FIELD not in set(_keys(tasks["unflagged"]))
         flagged = deserialized.task_dict["flagged"]
-        assert isinstance(flagged, SerializedMappedOperator)
+        assert isinstance(flagged, MappedOperator)
         assert flagged.partial_kwargs[FIELD] is True
         assert flagged.persist_xcom_through_retry is True
         assert deserialized.task_dict["unflagged"].persist_xcom_through_retry is False
@@ -207,8 +206,8 @@ class TestFlagRoundTrips:
 
             flagged.expand(value=[1, 2])
 
-        data = DagSerialization.to_dict(dag)
-        deserialized = DagSerialization.from_dict(data)
+        data = SerializedDAG.to_dict(dag)
+        deserialized = SerializedDAG.from_dict(data)
 
         assert _serialized_tasks(data)["flagged"]["partial_kwargs"][FIELD] is True
         assert deserialized.task_dict["flagged"].persist_xcom_through_retry is True
@@ -220,13 +219,13 @@ class TestSchema:
             "type": "boolean",
             "default": False,
         }
-        assert DagSerialization.get_schema_defaults("operator")[FIELD] is False
+        assert SerializedDAG.get_schema_defaults("operator")[FIELD] is False
         assert FIELD in SerializedBaseOperator.get_serialized_fields()
 
     def test_flagged_dag_validates(self):
-        data = DagSerialization.to_dict(_representative_dag(persist_xcom_through_retry=True))
+        data = SerializedDAG.to_dict(_representative_dag(persist_xcom_through_retry=True))
 
-        DagSerialization.validate_schema(data)
+        SerializedDAG.validate_schema(data)
         # validate_schema does not descend into the tasks (the ``tasks`` definition constrains
         # ``additionalProperties`` of an array), so check the values against the field's own schema.
         field_schema = load_dag_schema_dict()["definitions"]["operator"]["properties"][FIELD]
@@ -241,12 +240,12 @@ class TestSchema:
 
 def test_dag_serialized_without_the_field_deserializes_to_false():
     """A DAG serialized by Airflow 3.1.8 has no such field: every task reads as not flagged."""
-    data = DagSerialization.to_dict(_representative_dag())
+    data = SerializedDAG.to_dict(_representative_dag())
     assert FIELD not in set(_keys(data))
 
-    deserialized = DagSerialization.from_dict(copy.deepcopy(data))
+    deserialized = SerializedDAG.from_dict(copy.deepcopy(data))
 
     assert {task_id: t.persist_xcom_through_retry for task_id, t in deserialized.task_dict.items()} == {
         task_id: False for task_id in deserialized.task_dict
     }
-    assert isinstance(deserialized.task_dict["mapped"], SerializedMappedOperator)
+    assert isinstance(deserialized.task_dict["mapped"], MappedOperator)

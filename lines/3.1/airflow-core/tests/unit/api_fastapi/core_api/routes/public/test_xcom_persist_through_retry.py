@@ -20,15 +20,13 @@
 A task with ``persist_xcom_through_retry=True`` keeps its XComs when Airflow itself starts it
 again. The worker keeps the XComs that ``PATCH /execution/task-instances/{id}/run`` lists in
 ``xcom_keys_to_clear`` only when that answer says ``is_automatic_restart``; so a person's clear
-through the REST API must make that answer false, and deleting an XCom entry through the REST
-API must delete it.
+through the REST API must make that answer false. (Airflow 3.1's public API has no endpoint that
+deletes an XCom entry.)
 
 Every person-facing clear of the public API ends in ``clear_task_instances``. Tested here:
-``POST /dags/{dag_id}/clearTaskInstances``, ``POST /dags/{dag_id}/dagRuns/{run_id}/clear``,
-``POST /dags/{dag_id}/clearDagRuns``, and the clear of failed downstream task instances that
-marking a task instance's state does (``PATCH .../taskInstances/{task_id}``, single or bulk).
-(``POST /dags/{dag_id}/clearPartitions`` and ``PATCH .../taskGroupInstances/{group_id}`` reach
-the same function.) Each test drives the task instance through the Execution API routes a worker
+``POST /dags/{dag_id}/clearTaskInstances``, ``POST /dags/{dag_id}/dagRuns/{run_id}/clear``, and
+the clear of failed downstream task instances that marking a task instance's state does
+(``PATCH .../taskInstances/{task_id}``, single or bulk). Each test drives the task instance through the Execution API routes a worker
 calls and the scheduler's own functions, makes the person's request with an admin's token, then
 starts the task instance again.
 """
@@ -317,24 +315,17 @@ class TestPersonClearsThroughTheRestApi:
         assert _is_automatic_restart(context) is False
         assert context["xcom_keys_to_clear"] == ["checkpoint"]
 
-    @pytest.mark.parametrize("route", ["clear_dag_run", "clear_dag_runs"])
     @pytest.mark.parametrize("state", ["success", "failed", "up_for_retry"])
-    def test_clear_dag_run(self, test_client, execution_client, session, dag_maker, route, state):
-        """``POST .../dagRuns/{run_id}/clear`` and the bulk ``POST .../clearDagRuns`` clear every task."""
+    def test_clear_dag_run(self, test_client, execution_client, session, dag_maker, state):
+        """``POST .../dagRuns/{run_id}/clear`` clears every task."""
         dag_run = _make_dag(dag_maker, "cleared_run", persist_xcom_through_retry=True)
         _run_first_try(execution_client, session, "cleared_run", state, "checkpoint")
         _finish_dag_run(session, "cleared_run")
 
-        if route == "clear_dag_run":
-            response = test_client.post(
-                f"/dags/cleared_run/dagRuns/{dag_run.run_id}/clear",
-                json={"dry_run": False, "only_failed": False},
-            )
-        else:
-            response = test_client.post(
-                "/dags/cleared_run/clearDagRuns",
-                json={"dry_run": False, "only_failed": False, "dag_runs": [{"dag_run_id": dag_run.run_id}]},
-            )
+        response = test_client.post(
+            f"/dags/cleared_run/dagRuns/{dag_run.run_id}/clear",
+            json={"dry_run": False, "only_failed": False},
+        )
 
         assert response.status_code == 200, response.text
         assert _get_ti(session, "cleared_run").state is None
@@ -403,83 +394,3 @@ class TestPersonClearsThroughTheRestApi:
 
         assert _is_automatic_restart(context) is False
         assert context["xcom_keys_to_clear"] == ["checkpoint"]
-
-
-class TestDeleteXComEntryThroughTheRestApi:
-    """Contract row: deleting an XCom entry through the REST API deletes it."""
-
-    def setup_method(self):
-        clear_db_runs()
-        clear_db_logs()
-        clear_db_serialized_dags()
-        clear_db_dags()
-
-    def teardown_method(self):
-        clear_db_runs()
-        clear_db_logs()
-        clear_db_serialized_dags()
-        clear_db_dags()
-
-    def test_delete_between_automatic_retries(self, test_client, execution_client, session, dag_maker):
-        """A person deletes a bad checkpoint while the task waits for its retry; the retry keeps the rest."""
-        dag_run = _make_dag(dag_maker, "deleted", persist_xcom_through_retry=True)
-        _run_first_try(execution_client, session, "deleted", "up_for_retry", "checkpoint", "progress")
-        url = f"/dags/deleted/dagRuns/{dag_run.run_id}/taskInstances/task/xcomEntries/checkpoint"
-
-        response = test_client.delete(url)
-
-        assert response.status_code == 204, response.text
-        assert _xcom_keys(session, "deleted") == ["progress"]
-        assert test_client.get(url).status_code == 404
-        _schedule_and_queue(session, "deleted")
-        ti = _get_ti(session, "deleted")
-        assert ti.try_number == 2
-
-        context = _start(execution_client, ti)
-
-        assert _is_automatic_restart(context) is True
-        assert context["xcom_keys_to_clear"] == ["progress"]
-
-    def test_delete_after_success(self, test_client, execution_client, session, dag_maker):
-        dag_run = _make_dag(dag_maker, "deleted_after_success", persist_xcom_through_retry=True)
-        _run_first_try(execution_client, session, "deleted_after_success", "success", "return_value")
-
-        response = test_client.delete(
-            f"/dags/deleted_after_success/dagRuns/{dag_run.run_id}/taskInstances/task/xcomEntries/return_value"
-        )
-
-        assert response.status_code == 204, response.text
-        assert _xcom_keys(session, "deleted_after_success") == []
-
-    def test_delete_one_map_index(self, test_client, execution_client, session, dag_maker):
-        with dag_maker("deleted_mapped", serialized=True, schedule=None):
-            PythonOperator.partial(
-                task_id="task",
-                python_callable=_noop,
-                retries=2,
-                retry_delay=timedelta(0),
-                persist_xcom_through_retry=True,
-            ).expand(op_args=[[0], [1]])
-        dag_run = dag_maker.create_dagrun()
-        _schedule_and_queue(session, "deleted_mapped")
-        for map_index in (0, 1):
-            ti = _get_ti(session, "deleted_mapped", map_index=map_index)
-            _start(execution_client, ti)
-            _push_xcoms(session, ti, "checkpoint")
-            _patch_state(execution_client, ti, "up_for_retry")
-
-        response = test_client.delete(
-            f"/dags/deleted_mapped/dagRuns/{dag_run.run_id}/taskInstances/task/xcomEntries/checkpoint",
-            params={"map_index": 1},
-        )
-
-        assert response.status_code == 204, response.text
-        assert _xcom_keys(session, "deleted_mapped", map_index=0) == ["checkpoint"]
-        assert _xcom_keys(session, "deleted_mapped", map_index=1) == []
-        _schedule_and_queue(session, "deleted_mapped")
-        contexts = [
-            _start(execution_client, _get_ti(session, "deleted_mapped", map_index=map_index))
-            for map_index in (0, 1)
-        ]
-        assert [_is_automatic_restart(context) for context in contexts] == [True, True]
-        assert [context["xcom_keys_to_clear"] for context in contexts] == [["checkpoint"], []]

@@ -276,8 +276,8 @@ class TestTIRunIsAutomaticRestart:
         """The scheduler finds the running task instance without heartbeat, fails it and retries it."""
         _make_dag(dag_maker, "heartbeat_timeout")
         executor = LocalExecutor()
-        job = Job()
-        runner = SchedulerJobRunner(job=job, executors=[executor])
+        job = Job(executor=executor)
+        runner = SchedulerJobRunner(job=job)
         session.add(job)
         session.commit()
         _schedule_and_queue(dag_maker, session)
@@ -333,7 +333,7 @@ class TestTIRunIsAutomaticRestart:
         if clear_first:
             clear_task_instances([_get_ti(session, "orphaned")], session)
             session.commit()
-        runner = SchedulerJobRunner(job=Job(), executors=[LocalExecutor()])
+        runner = SchedulerJobRunner(job=Job(executor=LocalExecutor()))
 
         assert runner.adopt_or_reset_orphaned_tasks(session=session) == 1
         session.commit()
@@ -778,11 +778,13 @@ class TestWorkerKeepsXComs:
         assert _checkpoints_seen == [None, expected]
 
 
-# Statements ``PATCH /run`` sends for a task instance starting from QUEUED. Reading the task
-# instance is one statement with or without the history subquery that tells a restart apart, so
-# the count must stay what unpatched Airflow 3.3.2 sends: 6 on SQLite, measured on 3.3.2 with this
-# test. (PostgreSQL: 6 too, measured with the patch only.)
-TI_RUN_STATEMENTS = {"sqlite": 6, "postgresql": 6}
+# Statements ``PATCH /run`` sends for a task instance starting from QUEUED, once the API's
+# DBDagBag holds the Dag version (``ti_run`` loads the serialized Dag for
+# ``upstream_map_indexes`` and caches it, so the first start of a Dag version sends one more).
+# Reading the task instance is one statement with or without the history subquery that tells a
+# restart apart, so the count must stay what unpatched Airflow 3.1.8 sends: 6 on SQLite, measured
+# on 3.1.8 with this test.
+TI_RUN_STATEMENTS = {"sqlite": 6}
 
 
 class TestTIRunStatementCount:
@@ -824,10 +826,11 @@ class TestTIRunStatementCount:
         _schedule_and_queue(dag_maker, session)
         counts["clear"] = self._count_run(client, _get_ti(session, "statement_count"))
 
-        assert len(set(counts.values())) == 1, counts
+        # The first start also loads the Dag version into the API's DBDagBag.
+        assert counts["first try"] - 1 == counts["retry"] == counts["reschedule"] == counts["clear"], counts
         expected = TI_RUN_STATEMENTS.get(session.get_bind().dialect.name)
         if expected is not None:
-            assert counts["first try"] == expected, counts
+            assert counts["retry"] == expected, counts
 
     def test_flagged_task_costs_no_extra_statement(self, client, session, dag_maker):
         counts = {}
