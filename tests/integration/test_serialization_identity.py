@@ -15,7 +15,8 @@
 # specific language governing permissions and limitations
 # under the License.
 """
-A DAG file that does not use ``persist_xcom_through_retry`` serializes byte for byte as in 3.3.2.
+A DAG file that does not use ``persist_xcom_through_retry`` serializes byte for byte as in the
+line's vanilla release (3.3.2 for the 3.3 line).
 
 The same DAG file is parsed by an unpatched and by a patched installation, each in its own
 interpreter, the way the DAG processor does it (``DagBag``, then ``DagSerialization.to_dict``, the
@@ -239,7 +240,7 @@ def _serialize_with(python: str, dag_folder: Path, airflow_home: Path) -> bytes:
 def interpreters() -> tuple[str, str]:
     vanilla = os.environ.get("VANILLA_PYTHON")
     if not vanilla:
-        pytest.skip("set VANILLA_PYTHON to the python of an unpatched apache-airflow 3.3.2 installation")
+        pytest.skip("set VANILLA_PYTHON to the python of the line's unpatched apache-airflow installation")
     return vanilla, os.environ.get("PATCHED_PYTHON", sys.executable)
 
 
