@@ -40,6 +40,10 @@ def export_upstream_pr(tree: Path, out: Path, description: Path | None = None) -
     return sorted(out.glob("*.patch"))
 
 
+def _distribution(requirement: str) -> str:
+    return re.split(r"[<>=!~\[;@ ]", requirement, maxsplit=1)[0].lower()
+
+
 def ensure_venv(uv: str, line: Line, wheels: list[Path], extra: list[str], venv: Path) -> Path:
     """(Re)install ``apache-airflow==<the line's release>``, with ``wheels`` in place of its own."""
     if not (venv / "bin" / "python").exists():
@@ -47,6 +51,11 @@ def ensure_venv(uv: str, line: Line, wheels: list[Path], extra: list[str], venv:
     reinstall = []
     for wheel in wheels:
         reinstall += ["--reinstall-package", wheel.name.split("-")[0].replace("_", "-")]
+    # The release's dependencies as of its release day, if the line says so; a requirement the line
+    # names replaces the tool's own for the same distribution (e.g. the Celery provider's pin).
+    resolution = ["--exclude-newer", line.exclude_newer] if line.exclude_newer else []
+    replaced = {_distribution(requirement) for requirement in line.venv_requirements}
+    extra = [requirement for requirement in extra if _distribution(requirement) not in replaced]
     subprocess.run(
         [
             uv,
@@ -56,9 +65,11 @@ def ensure_venv(uv: str, line: Line, wheels: list[Path], extra: list[str], venv:
             "--python",
             str(venv / "bin" / "python"),
             *reinstall,
+            *resolution,
             f"apache-airflow=={line.airflow_version}",
             *map(str, wheels),
             *extra,
+            *line.venv_requirements,
         ],
         check=True,
     )

@@ -57,6 +57,25 @@ class Line:
         """The earlier line a deployment upgrades from in the ``upgrade`` suite (``[upgrade] from_line``)."""
         return self.config.get("upgrade", {}).get("from_line")
 
+    @cached_property
+    def _venv(self) -> dict:
+        return tomllib.loads((self.folder / "upstream.toml").read_text()).get("venv", {})
+
+    @property
+    def exclude_newer(self) -> str | None:
+        """
+        ``[venv].exclude_newer`` of ``upstream.toml``: resolve the release's dependencies as of that date.
+
+        Upstream installs a release with the constraints file of its release day; a line whose release
+        no longer imports with today's dependencies says when that was (an RFC 3339 timestamp).
+        """
+        return self._venv.get("exclude_newer")
+
+    @property
+    def venv_requirements(self) -> list[str]:
+        """``[venv].requirements``: what the line's virtualenvs need beyond the release (version bounds)."""
+        return list(self._venv.get("requirements", []))
+
     @property
     def patches(self) -> Path:
         return self.folder / "patches"

@@ -42,11 +42,13 @@ def pin_patched_dependency(source: Path, files: list[str], name: str, version: s
     The patched core must run with the patched Task SDK: a 3.3.2 Task SDK speaks an older Execution
     API version, which the in-process API of ``dag.test()`` does not serve with its auth bypass.
     """
+    # The pin may come with other specifiers of the same requirement: 3.1.8 requires
+    # "apache-airflow-task-sdk<1.2.0,==1.1.8".
+    requirement = re.compile(rf"({re.escape(name)}(?:[<>!~=]=?[\w.]+,)*)=={re.escape(version)}(?![\w.+])")
     for file in files:
         path = source / file
-        text = path.read_text()
-        pinned = text.replace(f"{name}=={version}", f"{name}=={local}")
-        if pinned.count(f"{name}=={local}") != 1:
+        pinned, count = requirement.subn(rf"\g<1>=={local}", path.read_text())
+        if count != 1:
             raise RuntimeError(f"{path}: expected exactly one requirement {name}=={version}")
         path.write_text(pinned)
 

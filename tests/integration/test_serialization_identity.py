@@ -15,7 +15,8 @@
 # specific language governing permissions and limitations
 # under the License.
 """
-A DAG file that does not use ``persist_xcom_through_retry`` serializes byte for byte as in 3.3.2.
+A DAG file that does not use ``persist_xcom_through_retry`` serializes byte for byte as in the
+line's vanilla release (3.3.2 for the 3.3 line).
 
 The same DAG file is parsed by an unpatched and by a patched installation, each in its own
 interpreter, the way the DAG processor does it (``DagBag``, then ``DagSerialization.to_dict``, the
@@ -49,6 +50,7 @@ DAG_FILE = """
 from __future__ import annotations
 
 import datetime
+from importlib.metadata import version
 
 from airflow.providers.smtp.operators.smtp import EmailOperator
 from airflow.providers.standard.operators.bash import BashOperator
@@ -67,6 +69,7 @@ from airflow.providers.standard.sensors.time_delta import TimeDeltaSensor
 from airflow.sdk import DAG, Asset, Param, TaskGroup, setup, task, task_group, teardown
 
 START = datetime.datetime(2024, 1, 1, tzinfo=datetime.timezone.utc)
+RETRY_BACKOFF_IS_A_MULTIPLIER = tuple(map(int, version("apache-airflow-core").split(".")[:2])) >= (3, 2)
 ASSET = Asset("s3://bucket/report.csv")
 
 
@@ -92,7 +95,8 @@ with DAG(
         "owner": "data",
         "retries": 3,
         "retry_delay": datetime.timedelta(minutes=2),
-        "retry_exponential_backoff": 2.0,
+        # A multiplier from Airflow 3.2 on; Airflow 3.1 takes a bool.
+        "retry_exponential_backoff": 2.0 if RETRY_BACKOFF_IS_A_MULTIPLIER else True,
         "email": ["data@example.com"],
         "on_failure_callback": _callback,
     },
@@ -193,15 +197,21 @@ with DAG("identity_assets", schedule=[ASSET], start_date=START) as asset_dag:
 
 SERIALIZE = textwrap.dedent(
     """
-    import json, sys
+    import inspect, json, sys
     from pathlib import Path
 
-    from airflow.dag_processing.dagbag import DagBag
     from airflow.models.serialized_dag import SerializedDagModel
-    from airflow.serialization.serialized_objects import DagSerialization
+
+    try:
+        from airflow.dag_processing.dagbag import DagBag
+        from airflow.serialization.serialized_objects import DagSerialization
+    except ImportError:  # Airflow 3.1: DagBag in airflow.models, SerializedDAG serializes itself
+        from airflow.models.dagbag import DagBag
+        from airflow.serialization.serialized_objects import SerializedDAG as DagSerialization
 
     folder, out = Path(sys.argv[1]), Path(sys.argv[2])
-    bag = DagBag(dag_folder=folder, bundle_path=folder, bundle_name="identity")
+    named = {"bundle_name": "identity"} if "bundle_name" in inspect.signature(DagBag).parameters else {}
+    bag = DagBag(dag_folder=folder, bundle_path=folder, **named)
     if bag.import_errors:
         raise SystemExit(f"import errors: {bag.import_errors}")
     with out.open("w") as f:
@@ -239,7 +249,7 @@ def _serialize_with(python: str, dag_folder: Path, airflow_home: Path) -> bytes:
 def interpreters() -> tuple[str, str]:
     vanilla = os.environ.get("VANILLA_PYTHON")
     if not vanilla:
-        pytest.skip("set VANILLA_PYTHON to the python of an unpatched apache-airflow 3.3.2 installation")
+        pytest.skip("set VANILLA_PYTHON to the python of the line's unpatched apache-airflow installation")
     return vanilla, os.environ.get("PATCHED_PYTHON", sys.executable)
 
 

@@ -118,10 +118,17 @@ def mocked_parse(spy_agency):
 
 
 def _data_interval(task: BaseOperator, run_type: str, logical_date: datetime | None):
-    from airflow.serialization.encoders import coerce_to_core_timetable
     from airflow.timetables.base import TimeRestriction
 
-    timetable = coerce_to_core_timetable(task.dag.timetable)
+    from tests_common.test_utils.version_compat import AIRFLOW_V_3_2_PLUS
+
+    if AIRFLOW_V_3_2_PLUS:
+        from airflow.serialization.encoders import coerce_to_core_timetable
+
+        timetable = coerce_to_core_timetable(task.dag.timetable)
+    else:
+        # Before 3.2 a Task SDK Dag holds airflow-core's timetable itself.
+        timetable = task.dag.timetable
     if run_type == "manual":
         if logical_date is None:
             return None, None
@@ -151,6 +158,8 @@ def create_runtime_ti(mocked_parse):
     from airflow.sdk import DAG
     from airflow.sdk.api.datamodels._generated import DagRun, DagRunState, TaskInstance, TIRunContext
     from airflow.sdk.execution_time.comms import BundleInfo, StartupDetails
+
+    from tests_common.test_utils.version_compat import AIRFLOW_V_3_2_PLUS
 
     def _to_datetime(value: str | datetime | None) -> datetime | None:
         if isinstance(value, str):
@@ -195,7 +204,8 @@ def create_runtime_ti(mocked_parse):
                 state=DagRunState.RUNNING,
                 conf=conf,
                 consumed_asset_events=[],
-                partition_key=None,
+                # Execution API 2026-04-06 (Airflow 3.2) added the field.
+                **({"partition_key": None} if AIRFLOW_V_3_2_PLUS else {}),
             ),
             task_reschedule_count=task_reschedule_count,
             max_tries=retries if max_tries is None else max_tries,

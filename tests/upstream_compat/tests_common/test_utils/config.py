@@ -25,6 +25,12 @@ from collections.abc import Iterator, Mapping
 
 def _parsers():
     from airflow.configuration import conf as core_conf
+
+    from tests_common.test_utils.version_compat import AIRFLOW_V_3_2_PLUS
+
+    if not AIRFLOW_V_3_2_PLUS:
+        # Before 3.2 the Task SDK reads airflow-core's parser.
+        return (core_conf,)
     from airflow.sdk.configuration import conf as sdk_conf
 
     # Core and the Task SDK each hold their own parser; a test override must reach both.

@@ -29,11 +29,24 @@ if TYPE_CHECKING:
     from airflow.serialization.definitions.dag import SerializedDAG
 
 
+def _serialization() -> tuple[type, type]:
+    """``(DagSerialization, SerializedDAG)``; before Airflow 3.2, ``SerializedDAG`` was both."""
+    from tests_common.test_utils.version_compat import AIRFLOW_V_3_2_PLUS
+
+    if AIRFLOW_V_3_2_PLUS:
+        from airflow.serialization.definitions.dag import SerializedDAG
+        from airflow.serialization.serialized_objects import DagSerialization
+
+        return DagSerialization, SerializedDAG
+    from airflow.serialization.serialized_objects import SerializedDAG
+
+    return SerializedDAG, SerializedDAG
+
+
 def create_scheduler_dag(dag: DAG) -> SerializedDAG:
     """Serialize an SDK DAG and deserialize it into the scheduler-side ``SerializedDAG``."""
-    from airflow.serialization.serialized_objects import DagSerialization
-
-    return DagSerialization.from_dict(DagSerialization.to_dict(dag))
+    dag_serialization, _ = _serialization()
+    return dag_serialization.from_dict(dag_serialization.to_dict(dag))
 
 
 @provide_session
@@ -47,13 +60,13 @@ def sync_dag_to_db(dag: DAG, bundle_name: str = "testing", session: Session = NE
     """
     from airflow.models.dagbundle import DagBundleModel
     from airflow.models.serialized_dag import SerializedDagModel
-    from airflow.serialization.definitions.dag import SerializedDAG
-    from airflow.serialization.serialized_objects import DagSerialization, LazyDeserializedDAG
+    from airflow.serialization.serialized_objects import LazyDeserializedDAG
 
+    dag_serialization, serialized_dag = _serialization()
     session.merge(DagBundleModel(name=bundle_name))
     session.flush()
-    data = DagSerialization.to_dict(dag)
-    SerializedDAG.bulk_write_to_db(bundle_name, None, [dag], session=session)
+    data = dag_serialization.to_dict(dag)
+    serialized_dag.bulk_write_to_db(bundle_name, None, [dag], session=session)
     SerializedDagModel.write_dag(LazyDeserializedDAG(data=data), bundle_name, session=session)
     session.flush()
-    return DagSerialization.from_dict(data)
+    return dag_serialization.from_dict(data)

@@ -566,27 +566,21 @@ class TestTIRunIsAutomaticRestart:
         assert _is_automatic_restart(context) is False
         assert context["xcom_keys_to_clear"] == ["checkpoint"]
 
-    @pytest.mark.xfail(
-        reason="Known limit: a clear on the latest DAG version that lowers retries by exactly the tries "
-        "used since the previous clear leaves max_tries unchanged, so the restart looks automatic.",
-        raises=AssertionError,
-        strict=True,
-    )
-    def test_clear_on_latest_version_with_fewer_retries(self, client, session, dag_maker):
+    def test_clear_with_fewer_retries_can_leave_max_tries_unchanged(self, client, session, dag_maker):
         """
-        A person clears, on the latest DAG version, a task instance whose ``retries`` went down.
+        A person clears a task instance after its ``retries`` went down by the tries it used.
 
-        The first try failed and waits for its retry; the DAG file then lowers ``retries`` from 2
-        to 1, so the clear resets ``max_tries`` to 1 + 1, the value it already had.
+        The clear resets ``max_tries`` to 1 + 2, the value the first try had with ``retries=3``, so
+        the server takes the start for a retry. The worker, which has the parsed task, tells it
+        apart (see ``TestWorkerKeepsXComs``).
         """
-        dag_run = _make_dag(dag_maker, "fewer_retries", retries=2)
+        dag_run = _make_dag(dag_maker, "fewer_retries", retries=3)
         _schedule_and_queue(dag_maker, session)
         ti = _get_ti(session, "fewer_retries")
         _start(client, ti)
-        _push_xcoms(session, ti, "checkpoint")
-        _patch_state(client, ti, "up_for_retry")
+        _patch_state(client, ti, "success")
         with dag_maker("fewer_retries", serialized=True, schedule=None):
-            PythonOperator(task_id="task", python_callable=_noop, retries=1, retry_delay=timedelta(0))
+            PythonOperator(task_id="task", python_callable=_noop, retries=2, retry_delay=timedelta(0))
 
         dag_maker.serialized_dag.clear(
             task_ids=["task"], run_id=dag_run.run_id, run_on_latest_version=True, session=session
@@ -594,12 +588,11 @@ class TestTIRunIsAutomaticRestart:
         session.commit()
         _schedule_and_queue(dag_maker, session)
         ti = _get_ti(session, "fewer_retries")
-        assert ti.try_number == 2
 
         context = _start(client, ti)
 
-        assert _is_automatic_restart(context) is False
-        assert context["xcom_keys_to_clear"] == ["checkpoint"]
+        assert (ti.try_number, context["max_tries"]) == (2, 3)
+        assert _is_automatic_restart(context) is True
 
     def test_mapped_task_instances_are_independent(self, client, session, dag_maker):
         with dag_maker("mapped", serialized=True, schedule=None):
@@ -673,6 +666,116 @@ class TestTIRunIsAutomaticRestart:
             assert context["is_automatic_restart"] is True
         assert context["max_tries"] == 2
         assert context["xcom_keys_to_clear"] == []
+
+
+_checkpoints_seen: list = []
+
+
+def _resume_from_checkpoint(ti, fail_first_try):
+    _checkpoints_seen.append(ti.xcom_pull(key="checkpoint"))
+    ti.xcom_push(key="checkpoint", value=f"try {ti.try_number}")
+    if fail_first_try and ti.try_number == 1:
+        raise RuntimeError("The first try fails")
+
+
+def _run_on_worker(dag_maker, ti: TaskInstance) -> TaskInstanceState:
+    """Start and run ``ti`` with the Task SDK's runner, in process and from the Dag as parsed now."""
+    from airflow.sdk.api.datamodels._generated import TaskInstance as TaskInstanceSDK
+    from airflow.sdk.execution_time.supervisor import run_task_in_process
+
+    result = run_task_in_process(
+        ti=TaskInstanceSDK(
+            id=ti.id,
+            task_id=ti.task_id,
+            dag_id=ti.dag_id,
+            run_id=ti.run_id,
+            try_number=ti.try_number,
+            map_index=ti.map_index,
+            dag_version_id=ti.dag_version_id,
+        ),
+        task=dag_maker.dag.get_task(ti.task_id),
+    )
+    return result.ti.state
+
+
+class TestWorkerKeepsXComs:
+    """
+    What a flagged task pulls on its next try, when the Dag file changed ``retries`` after its first.
+
+    Both tries run with the Task SDK's runner in process, as with ``dag.test()``: the server tells
+    the worker whether the start is automatic, and the worker, which has the parsed task, decides.
+    """
+
+    def setup_method(self):
+        clear_db_runs()
+        clear_db_logs()
+        clear_db_serialized_dags()
+        clear_db_dags()
+        _checkpoints_seen.clear()
+
+    def teardown_method(self):
+        clear_db_runs()
+        clear_db_logs()
+        clear_db_serialized_dags()
+        clear_db_dags()
+
+    @pytest.mark.parametrize(
+        ("fail_first_try", "retries", "clear_kwargs", "expected"),
+        [
+            pytest.param(True, 3, None, "try 1", id="retry"),
+            pytest.param(True, 4, None, "try 1", id="retry-after-retries-raised"),
+            # The clear resets max_tries to 1 + 2, the value it had with retries=3.
+            pytest.param(
+                False,
+                2,
+                {"run_on_latest_version": True},
+                None,
+                id="cleared-on-latest-version-with-fewer-retries",
+            ),
+            # A run of a Dag bundle without versions is cleared on the latest Dag version either way.
+            pytest.param(False, 2, {}, None, id="cleared-with-fewer-retries"),
+            pytest.param(
+                True,
+                2,
+                {"run_on_latest_version": True},
+                None,
+                id="cleared-up-for-retry-with-fewer-retries",
+            ),
+            # The server's history and the parsed task's retries disagree: the flag errs toward clearing.
+            pytest.param(True, 2, None, None, id="retry-after-retries-lowered-errs-toward-clearing"),
+        ],
+    )
+    def test_checkpoint_pulled_by_the_next_try(
+        self, session, dag_maker, fail_first_try, retries, clear_kwargs, expected
+    ):
+        task_kwargs = {
+            "task_id": "task",
+            "python_callable": _resume_from_checkpoint,
+            "op_kwargs": {"fail_first_try": fail_first_try},
+            "retry_delay": timedelta(0),
+            "persist_xcom_through_retry": True,
+        }
+        with dag_maker("next_try", serialized=True, schedule=None):
+            PythonOperator(retries=3, **task_kwargs)
+        dag_run = dag_maker.create_dagrun()
+        _schedule_and_queue(dag_maker, session)
+        first_try_state = _run_on_worker(dag_maker, _get_ti(session, "next_try"))
+        assert first_try_state == (
+            TaskInstanceState.UP_FOR_RETRY if fail_first_try else TaskInstanceState.SUCCESS
+        )
+        with dag_maker("next_try", serialized=True, schedule=None):
+            PythonOperator(retries=retries, **task_kwargs)
+        if clear_kwargs is not None:
+            dag_maker.serialized_dag.clear(
+                task_ids=["task"], run_id=dag_run.run_id, session=session, **clear_kwargs
+            )
+            session.commit()
+        _schedule_and_queue(dag_maker, session)
+        ti = _get_ti(session, "next_try")
+        assert ti.try_number == 2
+
+        assert _run_on_worker(dag_maker, ti) == TaskInstanceState.SUCCESS
+        assert _checkpoints_seen == [None, expected]
 
 
 # Statements ``PATCH /run`` sends for a task instance starting from QUEUED. Reading the task
