@@ -89,7 +89,7 @@ CHECKS: dict[str, tuple[str, Callable[[Path, Line, str], int]]] = {
         "the series under upstream's ruff settings, and this repository; generated files up to date",
         lambda repo, line, uv: (
             lint_series(line.tree, repo, str(Path(sys.executable).parent / "ruff"))
-            | check_supervisor_schema(line.tree, line.venv)
+            | check_supervisor_schema(line.tree, line.venv, line.vanilla_venv)
         ),
     ),
     "upstream-pr": (
