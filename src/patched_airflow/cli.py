@@ -168,8 +168,7 @@ def cmd_test(args: argparse.Namespace) -> int:
     lines = Lines.load(REPO)
     outcome = 0
     for line in lines.select(args.line):
-        if (wheels := ensure_built(args.uv, line)) is None:
-            return 1
+        wheels = ensure_built(args.uv, line)
         print(f"\n##### Line {line.name}: apache-airflow=={line.airflow_version} + {line.pins.local_label}")
         venv = ensure_venv(args.uv, line, wheels, TEST_REQUIREMENTS, line.venv)
         # The vanilla release beside it, for the comparisons (serialization bytes, mixed versions).
@@ -202,20 +201,17 @@ def upgrade_venv(args: argparse.Namespace, lines: Lines, line: Line) -> Path | N
     if not wanted or line.upgrade_from is None or args.wheels == "vanilla":
         return None
     earlier = lines.one(line.upgrade_from)
-    if (wheels := ensure_built(args.uv, earlier)) is None:
-        return None
-    return ensure_venv(args.uv, earlier, wheels, TEST_REQUIREMENTS, earlier.venv)
+    return ensure_venv(args.uv, earlier, ensure_built(args.uv, earlier), TEST_REQUIREMENTS, earlier.venv)
 
 
-def ensure_built(uv: str, line: Line) -> list[Path] | None:
+def ensure_built(uv: str, line: Line) -> list[Path]:
     """The line's two wheels, building first if the build is missing or older than the sources."""
     stamp = line.build / "inputs.sha256"
     wheels = line.wheels
     if len(wheels) != 2 or not stamp.exists() or stamp.read_text() != inputs_digest(REPO, line):
         print(f"The {line.name} build is missing or older than the sources; building it first")
-        build_line(line, uv)
+        wheels = build_line(line, uv)
         publish_upstream_pr(Lines.load(REPO))
-        wheels = line.wheels
     return wheels
 
 
@@ -223,8 +219,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
     from patched_airflow.bench import BENCH_REQUIREMENTS, FULL, QUICK, report_saved, run_bench
 
     line = Lines.load(REPO).one(args.line)
-    if (wheels := ensure_built(args.uv, line)) is None:
-        return 1
+    wheels = ensure_built(args.uv, line)
     print("Installing the two virtualenvs (reused when up to date)", flush=True)
     venvs = {
         "patched": ensure_venv(args.uv, line, wheels, BENCH_REQUIREMENTS, line.venv),

@@ -57,9 +57,9 @@ class Line:
         """The earlier line a deployment upgrades from in the ``upgrade`` suite (``[upgrade] from_line``)."""
         return self.config.get("upgrade", {}).get("from_line")
 
-    @cached_property
+    @property
     def _venv(self) -> dict:
-        return tomllib.loads((self.folder / "upstream.toml").read_text()).get("venv", {})
+        return self.config.get("venv", {})
 
     @property
     def exclude_newer(self) -> str | None:
