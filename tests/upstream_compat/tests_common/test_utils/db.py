@@ -27,6 +27,8 @@ from sqlalchemy import delete
 
 from airflow.utils.session import create_session
 
+from tests_common.test_utils.version_compat import AIRFLOW_V_3_4_PLUS
+
 
 def initial_db_init() -> None:
     """Drop and re-create every Airflow table in the configured metadata database."""
@@ -38,25 +40,43 @@ def initial_db_init() -> None:
 def _delete_all(*models) -> None:
     with create_session() as session:
         for model in models:
-            session.execute(delete(model))
+            # Core statements on each table: from 3.4 ORM statements on TaskInstance see only the
+            # current attempts, and archived attempts would be left behind.
+            session.execute(delete(getattr(model, "__table__", model)))
+
+
+def _xcom_models() -> tuple:
+    """The XCom tables: from 3.4, attempt-owned values (v2) and those from before 3.4 (v1)."""
+    if AIRFLOW_V_3_4_PLUS:
+        from airflow.models.xcom import XComModelV1, XComModelV2
+
+        return XComModelV2, XComModelV1
+    from airflow.models.xcom import XComModel
+
+    return (XComModel,)
 
 
 def clear_db_runs() -> None:
     from airflow.models.dagrun import DagRun
     from airflow.models.taskinstance import TaskInstance
-    from airflow.models.taskinstancehistory import TaskInstanceHistory
-    from airflow.models.taskmap import TaskMap
     from airflow.models.taskreschedule import TaskReschedule
     from airflow.models.trigger import Trigger
-    from airflow.models.xcom import XComModel
 
-    _delete_all(XComModel, TaskReschedule, TaskMap, TaskInstanceHistory, TaskInstance, Trigger, DagRun)
+    if AIRFLOW_V_3_4_PLUS:  # every attempt is a task_instance row; regions replace task maps
+        from airflow.models.dynamic_region import DynamicRegion
+        from airflow.models.taskinstance import LegacyTaskDataOwner
+
+        attempts: tuple = (LegacyTaskDataOwner, TaskReschedule, DynamicRegion)
+    else:
+        from airflow.models.taskinstancehistory import TaskInstanceHistory
+        from airflow.models.taskmap import TaskMap
+
+        attempts = (TaskReschedule, TaskMap, TaskInstanceHistory)
+    _delete_all(*_xcom_models(), *attempts, TaskInstance, Trigger, DagRun)
 
 
 def clear_db_xcom() -> None:
-    from airflow.models.xcom import XComModel
-
-    _delete_all(XComModel)
+    _delete_all(*_xcom_models())
 
 
 def clear_db_logs() -> None:
