@@ -49,6 +49,14 @@ def test_render_of_results_from_before_the_lines_and_the_warm_up():
     assert "| line " not in text and "Warm-up" not in text and "![" not in text
 
 
+def test_is_automatic_restart_column_only_where_the_server_sends_it():
+    results = raw_results()
+    assert "is_automatic_restart" in render(summarize_results(results), META, None)
+    for row in results["ti_run"]["rows"]:
+        row["context"] = {}  # 3.4: TIRunContext has no such field
+    assert "is_automatic_restart" not in render(summarize_results(results), META, None)
+
+
 def test_write_doc_replaces_only_its_own_line(tmp_path):
     doc = tmp_path / "benchmarks.md"
     b33, e33 = markers("3.3")
