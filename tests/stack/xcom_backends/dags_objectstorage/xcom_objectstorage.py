@@ -18,7 +18,11 @@ import json
 from pathlib import Path
 
 from airflow.sdk import dag, task
-from airflow.sdk.configuration import conf
+
+try:
+    from airflow.sdk.configuration import conf
+except ImportError:  # the Task SDK of Airflow 3.1 has no configuration module of its own
+    from airflow.configuration import conf
 
 NO_DELAY = datetime.timedelta(seconds=0)
 BIG = list(range(100))  # ~400 bytes of JSON, above the threshold
