@@ -30,10 +30,8 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import secrets
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -42,7 +40,9 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-import sqlalchemy as sa
+from processes import descendants, group_of, process_group, signal_group, signal_pid
+from stack_api import StackApi
+from stack_config import SQLITE_BUSY_TIMEOUT, StackError, config_env, default_config, free_port
 
 # The api-server runs the REST API and UI (``--apps core``); "execution-api" is a second api-server
 # process with the Execution API the tasks talk to (``--apps execution``). See AirflowStack.__init__.
@@ -50,96 +50,9 @@ COMPONENTS = ("api-server", "execution-api", "scheduler", "dag-processor", "trig
 APIS = ("execution-api", "api-server")
 # Components reported by /api/v2/monitor/health, by command name.
 HEALTH_KEYS = {"scheduler": "scheduler", "dag-processor": "dag_processor", "triggerer": "triggerer"}
-TERMINAL_TI_STATES = {"success", "failed", "skipped", "upstream_failed", "removed"}
-# The line under test (``./test.sh`` sets it). From 3.4 every try is a task_instance row of its own
-# and XComs belong to one attempt: a try that fails with retries left is archived at once, and its
-# successor (the next try, no XComs yet) is the task instance that waits as up_for_retry.
-LINE = tuple(int(part) for part in os.environ.get("PATCHED_AIRFLOW_LINE", "3.3").split("."))
-ATTEMPTS_ARE_ROWS = LINE >= (3, 4)
-TERMINAL_RUN_STATES = {"success", "failed"}
-# Seconds an SQLite writer waits for the lock (pysqlite's default is 5); see _sqlite_busy_timeout.
-SQLITE_BUSY_TIMEOUT = 60
 
 
-class StackError(AssertionError):
-    """Something in the stack did not happen in time, or a component died; the message says what."""
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def default_config(port: int, execution_port: int, parallelism: int) -> dict[str, dict[str, Any]]:
-    """Short intervals and timeouts, so that a test waits seconds, not minutes."""
-    return {
-        "core": {
-            "executor": "LocalExecutor",
-            "parallelism": parallelism,
-            "load_examples": False,
-            "unit_test_mode": False,
-            "execution_api_server_url": f"http://127.0.0.1:{execution_port}/execution/",
-            "auth_manager": "airflow.api_fastapi.auth.managers.simple.simple_auth_manager.SimpleAuthManager",
-            "simple_auth_manager_all_admins": True,
-            "dags_are_paused_at_creation": True,
-            "min_serialized_dag_update_interval": 5,
-        },
-        "api": {
-            "host": "127.0.0.1",
-            "port": port,
-            "workers": 1,
-            "secret_key": secrets.token_hex(16),
-            # A 500 names the failed statement and the database's error, for the test's report.
-            "expose_stacktrace": True,
-        },
-        "api_auth": {"jwt_secret": secrets.token_hex(32)},
-        "scheduler": {
-            "scheduler_heartbeat_sec": 2,
-            "job_heartbeat_sec": 2,
-            "scheduler_idle_sleep_time": 0.5,
-            # A task whose worker stopped heartbeating is failed (and retried) after this; the fault
-            # tests set it low. On a loaded 2-core machine a healthy task's heartbeat can lag by tens
-            # of seconds (SQLite lock waits in the api-server), so the default leaves room.
-            "task_instance_heartbeat_timeout": 120,
-            "task_instance_heartbeat_timeout_detection_interval": 5,
-            # A scheduler whose own heartbeat is older than this is taken for dead, and the task
-            # instances it queued are reset (a new try) -- by itself too, when it was merely slow.
-            "scheduler_health_check_threshold": 120,
-            "orphaned_tasks_check_interval": 30,
-            "task_queued_timeout": 300,
-            "task_queued_timeout_check_interval": 30,
-            "max_tis_per_query": 64,
-        },
-        # A task's API call waits this long before it gives up and retries; the retry of a call the
-        # server did make ends in a 409 (e.g. "TI was not in the running state"), so it must outlast
-        # the longest wait for the SQLite lock.
-        "workers": {"min_heartbeat_interval": 2, "execution_api_timeout": SQLITE_BUSY_TIMEOUT + 30},
-        "dag_processor": {
-            "refresh_interval": 5,  # look for new Dag files every 5s (stack.add_dag_file)
-            "min_file_process_interval": 60,
-            "bundle_refresh_check_interval": 2,
-            "parsing_processes": 1,
-            "print_stats_interval": 300,
-        },
-        "triggerer": {"job_heartbeat_sec": 2},
-        "logging": {"logging_level": "INFO"},
-    }
-
-
-def config_env(config: dict[str, dict[str, Any]]) -> dict[str, str]:
-    def text(value: Any) -> str:
-        return str(value) if not isinstance(value, bool) else ("True" if value else "False")
-
-    return {
-        f"AIRFLOW__{section.upper()}__{option.upper()}": text(value)
-        for section, options in config.items()
-        for option, value in options.items()
-        if value is not None
-    }
-
-
-class AirflowStack:
+class AirflowStack(StackApi):
     """An Airflow deployment of real processes on a throwaway home; see the module docstring."""
 
     def __init__(
@@ -357,11 +270,11 @@ class AirflowStack:
         """
         process = self.processes[component]
         below = (
-            [pid for pid in _descendants([process.pid]) if _pgid(pid) != process.pid] if descendants else []
+            [pid for pid in descendants([process.pid]) if group_of(pid) != process.pid] if descendants else []
         )
-        _killpg(process.pid, signal.SIGKILL)
+        signal_group(process.pid, signal.SIGKILL)
         for pid in below:
-            _kill(pid, signal.SIGKILL)
+            signal_pid(pid, signal.SIGKILL)
         process.wait(timeout=30)
         if log := self._log_files.pop(component, None):
             log.close()
@@ -380,10 +293,10 @@ class AirflowStack:
             if (process := self.processes.get(component)) is None:
                 continue
             # Task processes in groups of their own (Airflow 3.3) that outlive their supervisor.
-            below = {pid: _pgid(pid) for pid in _descendants([process.pid]) if _pgid(pid) != process.pid}
+            below = {pid: group_of(pid) for pid in descendants([process.pid]) if group_of(pid) != process.pid}
             stopping[component] = (process, below)
             if process.poll() is None:
-                _killpg(process.pid, signal.SIGTERM)
+                signal_group(process.pid, signal.SIGTERM)
         deadline = time.monotonic() + grace
         for component, (process, below) in stopping.items():
             try:
@@ -391,10 +304,10 @@ class AirflowStack:
             except subprocess.TimeoutExpired:
                 pass
             # Children (task supervisors, uvicorn and parsing workers) may outlive their parent.
-            _killpg(process.pid, signal.SIGKILL)
+            signal_group(process.pid, signal.SIGKILL)
             for pid, pgid in below.items():
-                if _pgid(pid) == pgid:  # still that process (its group), not a reused pid
-                    _kill(pid, signal.SIGKILL)
+                if group_of(pid) == pgid:  # still that process (its group), not a reused pid
+                    signal_pid(pid, signal.SIGKILL)
             try:
                 process.wait(timeout=10)
             except subprocess.TimeoutExpired:
@@ -464,7 +377,7 @@ class AirflowStack:
         used = {}
         for name, process in self.processes.items():
             total = 0
-            for pid in _process_group(process.pid):
+            for pid in process_group(process.pid):
                 try:
                     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
                 except OSError:
@@ -486,8 +399,8 @@ class AirflowStack:
         process = self.processes.get(component)
         if process is None or process.poll() is not None:
             return []
-        group = _process_group(process.pid)
-        return sorted(set(group) | set(_descendants(group)))
+        group = process_group(process.pid)
+        return sorted(set(group) | set(descendants(group)))
 
     # -- waiting -----------------------------------------------------------------------------
 
@@ -548,207 +461,6 @@ class AirflowStack:
 
         self.wait_until(parsed, timeout, f"Dags {sorted(missing)} to be parsed")
 
-    # -- REST API ----------------------------------------------------------------------------
-
-    @property
-    def client(self) -> httpx.Client:
-        if self._client is None:
-            token = httpx.get(f"{self.base_url}/auth/token", timeout=30).json()["access_token"]
-            self._client = httpx.Client(
-                base_url=self.base_url,
-                headers={"Authorization": f"Bearer {token}"},
-                timeout=SQLITE_BUSY_TIMEOUT + 60,  # longer than a wait for the SQLite lock
-            )
-        return self._client
-
-    def close_client(self) -> None:
-        if self._client is not None:
-            self._client.close()
-            self._client = None
-
-    def request(self, method: str, path: str, expect: Iterable[int] = (200,), **kwargs) -> httpx.Response:
-        response = self.client.request(method, path, **kwargs)
-        if response.status_code not in tuple(expect):
-            raise StackError(f"{method} {path} -> {response.status_code}: {response.text[:2000]}")
-        return response
-
-    def get(self, path: str, **params) -> Any:
-        return self.request("GET", path, params=params).json()
-
-    def unpause(self, dag_id: str) -> None:
-        self.request("PATCH", f"/api/v2/dags/{dag_id}", json={"is_paused": False})
-
-    def trigger(self, dag_id: str, conf: dict | None = None, run_id: str | None = None) -> str:
-        """Unpause ``dag_id`` and trigger a manual run through the REST API; return its run id."""
-        self.unpause(dag_id)
-        body: dict[str, Any] = {"logical_date": None, "conf": conf or {}}
-        if run_id:
-            body["dag_run_id"] = run_id
-        return self.request("POST", f"/api/v2/dags/{dag_id}/dagRuns", json=body).json()["dag_run_id"]
-
-    def dag_run(self, dag_id: str, run_id: str) -> dict[str, Any]:
-        return self.get(f"/api/v2/dags/{dag_id}/dagRuns/{run_id}")
-
-    def wait_for_run(
-        self, dag_id: str, run_id: str, state: str = "success", timeout: float = 300
-    ) -> dict[str, Any]:
-        """Wait for the run to reach ``state``; fail at once if it ends in another state."""
-
-        def reached() -> dict[str, Any] | None:
-            run = self.dag_run(dag_id, run_id)
-            if run["state"] == state:
-                return run
-            if run["state"] in TERMINAL_RUN_STATES:
-                raise AssertionError(
-                    f"run {dag_id}/{run_id} ended {run['state']}, expected {state}:\n"
-                    + self.describe_run(dag_id, run_id)
-                )
-            return None
-
-        try:
-            return self.wait_until(reached, timeout, f"run {dag_id}/{run_id} to be {state}")
-        except StackError as e:
-            raise StackError(f"{e}\n{self.describe_run(dag_id, run_id)}") from None
-
-    def task_instance(self, dag_id: str, run_id: str, task_id: str, map_index: int = -1) -> dict[str, Any]:
-        suffix = f"/{map_index}" if map_index >= 0 else ""
-        return self.get(f"/api/v2/dags/{dag_id}/dagRuns/{run_id}/taskInstances/{task_id}{suffix}")
-
-    def task_instances(self, dag_id: str, run_id: str, task_id: str | None = None) -> list[dict[str, Any]]:
-        """Every task instance of the run (of ``task_id``: every map index), following pages."""
-        found: list[dict[str, Any]] = []
-        params: dict[str, Any] = {"limit": 100}
-        if task_id:
-            params["task_id"] = task_id
-        while True:
-            page = self.get(
-                f"/api/v2/dags/{dag_id}/dagRuns/{run_id}/taskInstances", offset=len(found), **params
-            )
-            found += page["task_instances"]
-            if not page["task_instances"] or len(found) >= page["total_entries"]:
-                return found
-
-    def wait_for_ti(
-        self,
-        dag_id: str,
-        run_id: str,
-        task_id: str,
-        states: str | Iterable[str],
-        map_index: int = -1,
-        timeout: float = 300,
-        condition: Callable[[dict[str, Any]], bool] | None = None,
-    ) -> dict[str, Any]:
-        """Wait until the task instance is in one of ``states`` (and ``condition(ti)`` holds)."""
-        wanted = {states} if isinstance(states, str) else set(states)
-
-        def reached() -> dict[str, Any] | None:
-            ti = self.task_instance(dag_id, run_id, task_id, map_index)
-            if ti["state"] in wanted and (condition is None or condition(ti)):
-                return ti
-            return None
-
-        try:
-            return self.wait_until(reached, timeout, f"{dag_id}/{run_id}/{task_id}[{map_index}] in {wanted}")
-        except StackError as e:
-            raise StackError(f"{e}\n{self.describe_run(dag_id, run_id)}") from None
-
-    def tries(self, dag_id: str, run_id: str, task_id: str, map_index: int = -1) -> list[dict[str, Any]]:
-        """Every try of the task instance (task_instance_history plus the current one)."""
-        suffix = f"/{map_index}" if map_index >= 0 else ""
-        path = f"/api/v2/dags/{dag_id}/dagRuns/{run_id}/taskInstances/{task_id}{suffix}/tries"
-        return self.get(path)["task_instances"]
-
-    def xcom_keys(self, dag_id: str, run_id: str, task_id: str, map_index: int = -1) -> set[str]:
-        path = f"/api/v2/dags/{dag_id}/dagRuns/{run_id}/taskInstances/{task_id}/xcomEntries"
-        entries = self.get(path, map_index=map_index, limit=100)["xcom_entries"]
-        return {entry["key"] for entry in entries}
-
-    def xcom(
-        self, dag_id: str, run_id: str, task_id: str, key: str = "return_value", map_index: int = -1
-    ) -> Any:
-        """The XCom's value through the REST API, or ``MISSING`` if there is no such XCom."""
-        path = f"/api/v2/dags/{dag_id}/dagRuns/{run_id}/taskInstances/{task_id}/xcomEntries/{key}"
-        response = self.request("GET", path, expect=(200, 404), params={"map_index": map_index})
-        if response.status_code == 404:
-            return MISSING
-        value = response.json()["value"]
-        # Native responses carry the value as stored: JSON text for the standard backend.
-        if isinstance(value, str):
-            try:
-                return json.loads(value)
-            except ValueError:
-                return value
-        return value
-
-    def xcom_rows(self) -> list[dict[str, Any]]:
-        """Every XCom row in the metadata database, read with SQL: archived attempts' rows too, which
-        the REST API does not show. Each has ``dag_id``, ``run_id``, ``task_id``,
-        ``try_number`` (from 3.4, the attempt owning an ``xcom_v2`` row; ``None`` for an ``xcom_v1`` row
-        and before 3.4), ``key`` and ``value``, the stored JSON decoded. From 3.4 an ``xcom_v2`` row
-        whose attempt is gone is listed too, with ``None`` for its attempt's columns."""
-        if ATTEMPTS_ARE_ROWS:
-            query = (
-                "SELECT ti.dag_id, ti.run_id, ti.task_id, ti.try_number, x.key, x.value"
-                " FROM xcom_v2 x LEFT JOIN task_instance ti ON ti.id = x.task_instance_id"
-                " UNION ALL SELECT dag_id, run_id, task_id, NULL, key, value FROM xcom_v1"
-            )
-        else:
-            query = "SELECT dag_id, run_id, task_id, NULL, key, value FROM xcom"
-        engine = sa.create_engine(self.database_url)
-        try:
-            with engine.connect() as connection:
-                rows = connection.execute(sa.text(query)).all()
-        finally:
-            engine.dispose()
-        columns = ("dag_id", "run_id", "task_id", "try_number", "key")
-        return [{**dict(zip(columns, row[:-1], strict=True)), "value": _json_value(row[-1])} for row in rows]
-
-    def clear_via_rest(self, dag_id: str, run_id: str, task_ids: list, **body: Any) -> list[dict[str, Any]]:
-        """A person's clear through ``POST /api/v2/dags/{dag_id}/clearTaskInstances``.
-
-        ``task_ids`` entries are task ids or ``[task_id, map_index]``. Unlike the API's defaults,
-        this clears for real (``dry_run=False``) and whatever the state (``only_failed=False``).
-        """
-        payload = {"dry_run": False, "only_failed": False, "dag_run_id": run_id, "task_ids": task_ids, **body}
-        response = self.request("POST", f"/api/v2/dags/{dag_id}/clearTaskInstances", json=payload)
-        return response.json()["task_instances"]
-
-    def clear_via_cli(self, dag_id: str, task_ids: str, *args: str) -> subprocess.CompletedProcess:
-        """A person's clear through ``airflow tasks clear -y -t <task_ids> <dag_id>``.
-
-        It clears every run of the Dag unless ``args`` has ``--start-date``/``--end-date`` (which
-        match logical dates: a manual run triggered with ``logical_date=None`` has none). Despite
-        its help text ("regex"), ``-t`` is a *substring* of the task ids in Airflow 3.3
-        (``SerializedDAG.partial_subset``): ``^work$`` matches nothing, and the command still
-        exits 0 having cleared nothing.
-        """
-        return self.cli("tasks", "clear", "-y", "-t", task_ids, *args, dag_id)
-
-    def task_log(self, dag_id: str, run_id: str, task_id: str, try_number: int, map_index: int = -1) -> str:
-        path = f"/api/v2/dags/{dag_id}/dagRuns/{run_id}/taskInstances/{task_id}/logs/{try_number}"
-        response = self.request(
-            "GET",
-            path,
-            params={"map_index": map_index, "full_content": True},
-            headers={"Accept": "application/x-ndjson"},
-        )
-        return response.text
-
-    def describe_run(self, dag_id: str, run_id: str) -> str:
-        """The run's task instances with state and try number, for failure messages."""
-        try:
-            tis = self.task_instances(dag_id, run_id)
-        except Exception as e:  # the API itself may be what failed
-            return f"(cannot list task instances of {dag_id}/{run_id}: {e})"
-        states: dict[tuple[str, str, int], int] = {}
-        for ti in tis:
-            key = (ti["task_id"], ti["state"], ti["try_number"])
-            states[key] = states.get(key, 0) + 1
-        return "\n".join(
-            f"  {task_id}: {count} x state={state} try={try_number}"
-            for (task_id, state, try_number), count in sorted(states.items(), key=str)
-        )
-
 
 # Deployments running in this pytest session (conftest.py adds their log tails to failure reports),
 # and what went wrong when one stopped.
@@ -779,86 +491,3 @@ def deployment(
                 f"{stack.home}: died during the session: {dead}; exit codes at teardown: {codes}\n"
                 + stack.log_tails()
             )
-
-
-def _json_value(stored: Any) -> Any:
-    """A JSON column's value as Python: SQLite's driver gives the JSON text, PostgreSQL's the decoded
-    JSON(B), and a value the serializer had already made JSON text is encoded once more. Decoded until
-    it is no longer JSON text (so a string that is itself valid JSON, such as "50", comes back as 50)."""
-    while isinstance(stored, str):
-        try:
-            stored = json.loads(stored)
-        except ValueError:
-            break
-    return stored
-
-
-class _Missing:
-    def __repr__(self) -> str:
-        return "MISSING"
-
-
-MISSING = _Missing()
-
-
-def _killpg(pgid: int, sig: int) -> None:
-    try:
-        os.killpg(pgid, sig)
-    except (ProcessLookupError, PermissionError):
-        pass
-
-
-def _kill(pid: int, sig: int) -> None:
-    try:
-        os.kill(pid, sig)
-    except (ProcessLookupError, PermissionError):
-        pass
-
-
-def _stat(pid: int) -> list[str] | None:
-    """The fields of /proc/<pid>/stat after the command name (state, ppid, pgrp, ...)."""
-    try:
-        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except (OSError, IndexError):
-        return None
-
-
-def parent_pid(pid: int) -> int | None:
-    """The parent of a live process (``None`` once it has gone)."""
-    return int(fields[1]) if (fields := _stat(pid)) else None
-
-
-def command_line(pid: int) -> str:
-    """A live process's command line, arguments joined by spaces (``""`` once it has gone)."""
-    try:
-        return Path(f"/proc/{pid}/cmdline").read_text().replace("\0", " ").strip()
-    except OSError:
-        return ""
-
-
-def _pgid(pid: int) -> int | None:
-    return int(fields[2]) if (fields := _stat(pid)) else None
-
-
-def _descendants(pids: Iterable[int]) -> list[int]:
-    """Every live process below ``pids`` (by parent pid), whatever its process group."""
-    children: dict[int, list[int]] = {}
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        if fields := _stat(int(stat.parent.name)):
-            children.setdefault(int(fields[1]), []).append(int(stat.parent.name))
-    found: list[int] = []
-    todo = list(pids)
-    while todo:
-        for child in children.get(todo.pop(), []):
-            if child not in found:
-                found.append(child)
-                todo.append(child)
-    return found
-
-
-def _process_group(pgid: int) -> list[int]:
-    return [
-        int(stat.parent.name)
-        for stat in Path("/proc").glob("[0-9]*/stat")
-        if _pgid(int(stat.parent.name)) == pgid
-    ]

@@ -20,7 +20,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from stack import AirflowStack, StackError, deployment, free_port
+from stack import AirflowStack, deployment
+from stack_config import StackError, free_port
 
 DAGS = Path(__file__).parent / "dags"
 DAG_IDS = ["celery_worker_killed_flagged", "celery_worker_killed_unflagged", "celery_pool_process_killed"]

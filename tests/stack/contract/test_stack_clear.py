@@ -12,7 +12,8 @@ from __future__ import annotations
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
-from stack import ATTEMPTS_ARE_ROWS, MISSING, TERMINAL_TI_STATES, StackError
+from stack_api import MISSING
+from stack_config import ATTEMPTS_ARE_ROWS, TERMINAL_TI_STATES, StackError
 
 STATES = ("success", "failed", "up_for_retry", "running")
 WAYS = ("rest", "cli")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from stack import MISSING
+from stack_api import MISSING
 
 DAG = "stack_defer_reschedule"
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from stack import MISSING
+from stack_api import MISSING
 
 DAG = "stack_retry"
 

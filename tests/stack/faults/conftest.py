@@ -8,7 +8,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from stack import deployment, free_port
+from stack import deployment
+from stack_config import free_port
 
 DAGS = Path(__file__).parent / "dags"
 DAG_IDS = ["faults_worker_killed", "faults_task_process_killed", "faults_scheduler_killed"]

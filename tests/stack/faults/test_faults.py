@@ -17,7 +17,9 @@ import signal
 import time
 from typing import Any
 
-from stack import LINE, AirflowStack, command_line, parent_pid
+from processes import command_line, parent_pid
+from stack import AirflowStack
+from stack_config import LINE
 
 KILL_AFTER = 3  # checkpoints try 1 pushes before the kill
 STEPS = 40  # dags/faults_checkpoint.py

@@ -11,7 +11,8 @@ from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
-from stack import ATTEMPTS_ARE_ROWS, AirflowStack
+from stack import AirflowStack
+from stack_config import ATTEMPTS_ARE_ROWS
 
 COMPONENTS = ("api-server", "scheduler", "dag-processor")  # nothing defers: no triggerer
 # The line's versions, set by ./test.sh (e.g. 3.3.2+persistxcom.1 and 3.3.2).

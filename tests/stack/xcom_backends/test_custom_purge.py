@@ -21,7 +21,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from stack import ATTEMPTS_ARE_ROWS
+from stack_config import ATTEMPTS_ARE_ROWS
 
 DAG = "xcom_recording"
 

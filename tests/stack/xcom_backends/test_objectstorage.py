@@ -19,7 +19,7 @@ import json
 from pathlib import Path
 
 import pytest
-from stack import ATTEMPTS_ARE_ROWS
+from stack_config import ATTEMPTS_ARE_ROWS
 
 DAG = "xcom_objectstorage"
 BIG = list(range(100))  # as in the Dag
