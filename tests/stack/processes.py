@@ -49,7 +49,7 @@ def group_of(pid: int) -> int | None:
     return int(fields[2]) if (fields := proc_stat(pid)) else None
 
 
-def descendants(pids: Iterable[int]) -> list[int]:
+def processes_below(pids: Iterable[int]) -> list[int]:
     """Every live process below ``pids`` (by parent pid), whatever its process group."""
     children: dict[int, list[int]] = {}
     for stat in Path("/proc").glob("[0-9]*/stat"):

@@ -40,7 +40,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from processes import descendants, group_of, process_group, signal_group, signal_pid
+from processes import group_of, process_group, processes_below, signal_group, signal_pid
 from stack_api import StackApi
 from stack_config import SQLITE_BUSY_TIMEOUT, StackError, config_env, default_config, free_port
 
@@ -270,7 +270,9 @@ class AirflowStack(StackApi):
         """
         process = self.processes[component]
         below = (
-            [pid for pid in descendants([process.pid]) if group_of(pid) != process.pid] if descendants else []
+            [pid for pid in processes_below([process.pid]) if group_of(pid) != process.pid]
+            if descendants
+            else []
         )
         signal_group(process.pid, signal.SIGKILL)
         for pid in below:
@@ -293,7 +295,9 @@ class AirflowStack(StackApi):
             if (process := self.processes.get(component)) is None:
                 continue
             # Task processes in groups of their own (Airflow 3.3) that outlive their supervisor.
-            below = {pid: group_of(pid) for pid in descendants([process.pid]) if group_of(pid) != process.pid}
+            below = {
+                pid: group_of(pid) for pid in processes_below([process.pid]) if group_of(pid) != process.pid
+            }
             stopping[component] = (process, below)
             if process.poll() is None:
                 signal_group(process.pid, signal.SIGTERM)
@@ -400,7 +404,7 @@ class AirflowStack(StackApi):
         if process is None or process.poll() is not None:
             return []
         group = process_group(process.pid)
-        return sorted(set(group) | set(descendants(group)))
+        return sorted(set(group) | set(processes_below(group)))
 
     # -- waiting -----------------------------------------------------------------------------
 
