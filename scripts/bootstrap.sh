@@ -10,7 +10,8 @@ TOOLS="$ROOT/.tools"
 if [ ! -x "$TOOLS/bin/uv" ] || [ ! -f "$TOOLS/.installed" ] || [ "$ROOT/pyproject.toml" -nt "$TOOLS/.installed" ]; then
     echo "Setting up the build tool in .tools/"
     "$PYTHON" -m venv "$TOOLS"
-    "$TOOLS/bin/python" -m pip install --quiet --disable-pip-version-check "uv>=0.5"
+    # uv 0.8.4 or newer: --exclude-newer-package (a line's [venv.exclude_newer_package]).
+    "$TOOLS/bin/python" -m pip install --quiet --disable-pip-version-check "uv>=0.8.4"
     "$TOOLS/bin/uv" pip install --quiet --python "$TOOLS/bin/python" -e "$ROOT[test]"
     touch "$TOOLS/.installed"
 fi

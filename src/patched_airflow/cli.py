@@ -51,9 +51,12 @@ def ensure_venv(uv: str, line: Line, wheels: list[Path], extra: list[str], venv:
     reinstall = []
     for wheel in wheels:
         reinstall += ["--reinstall-package", wheel.name.split("-")[0].replace("_", "-")]
-    # The release's dependencies as of its release day, if the line says so; a requirement the line
-    # names replaces the tool's own for the same distribution (e.g. the Celery provider's pin).
+    # The release's dependencies as of its release day, if the line says so (some distributions as of a
+    # later day); a requirement the line names replaces the tool's own for the same distribution (e.g. the
+    # Celery provider's pin).
     resolution = ["--exclude-newer", line.exclude_newer] if line.exclude_newer else []
+    for distribution, date in line.exclude_newer_packages.items():
+        resolution += ["--exclude-newer-package", f"{distribution}={date}"]
     replaced = {_distribution(requirement) for requirement in line.venv_requirements}
     extra = [requirement for requirement in extra if _distribution(requirement) not in replaced]
     subprocess.run(

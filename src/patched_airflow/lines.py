@@ -72,6 +72,14 @@ class Line:
         return self._venv.get("exclude_newer")
 
     @property
+    def exclude_newer_packages(self) -> dict[str, str]:
+        """
+        ``[venv].exclude_newer_package``: a date of its own for some distributions (uv's
+        ``--exclude-newer-package``), for a fix released after the line's ``exclude_newer``.
+        """
+        return dict(self._venv.get("exclude_newer_package", {}))
+
+    @property
     def venv_requirements(self) -> list[str]:
         """``[venv].requirements``: what the line's virtualenvs need beyond the release (version bounds)."""
         return list(self._venv.get("requirements", []))

@@ -61,3 +61,17 @@ def test_each_line_of_this_repository_holds_what_its_series_adds(line):
         for path in entry.added_files:
             assert (line.folder / path).is_file(), path
     assert set(line.tests) <= {"sdk", "core"}
+
+
+def test_a_line_may_resolve_a_few_distributions_as_of_a_later_day(tmp_path: Path):
+    make_lines(tmp_path, ["3.1"], 'default = "3.1"\nupstream_pr = "3.1"\n')
+    toml = tmp_path / "lines" / "3.1" / "upstream.toml"
+    toml.write_text(
+        toml.read_text() + '\n[venv]\nexclude_newer = "2026-03-12T00:00:00Z"\n\n'
+        '[venv.exclude_newer_package]\nsome-provider = "2026-05-30T00:00:00Z"\n'
+    )
+    line = Lines.load(tmp_path).lines["3.1"]
+    assert line.exclude_newer == "2026-03-12T00:00:00Z"
+    assert line.exclude_newer_packages == {"some-provider": "2026-05-30T00:00:00Z"}
+    other = make_lines(tmp_path / "other", ["3.1"], 'default = "3.1"\nupstream_pr = "3.1"\n')
+    assert Lines.load(other).lines["3.1"].exclude_newer_packages == {}
