@@ -80,7 +80,7 @@ def render_ti_run(rows: list[dict[str, Any]]) -> str:
     # The server's answer on a line whose TIRunContext carries it (the 3.3 design; not 3.4's).
     if any(r["is_automatic_restart"] is not None for r in ordered):
         headers.append("is_automatic_restart")
-        for row, r in zip(cells, ordered):
+        for row, r in zip(cells, ordered, strict=True):
             row.append(r["is_automatic_restart"])
     return "#### 1. Task start (`ti_run`)\n\n" + table(headers, cells)
 
