@@ -281,6 +281,24 @@ RESTARTS = [
 ]
 
 
+def _start_again(client, session, dag_maker, dag_id, restart, **dag_kwargs):
+    """
+    Start a task that pushes two XComs, ``restart`` it and start it again.
+
+    Returns the first attempt, the new one and the context of the new one's start.
+    """
+    _make_dag(dag_maker, dag_id, **dag_kwargs)
+    _schedule_and_queue(dag_maker, session)
+    first = _get_ti(session, dag_id)
+    _start(client, first)
+    _push_xcoms(session, first, checkpoint=500, return_value="first")
+
+    restart(client, session, dag_maker, first)
+    _schedule_and_queue(dag_maker, session)
+    ti = _get_ti(session, dag_id)
+    return first, ti, _start(client, ti)
+
+
 class TestKeepXComs:
     def setup_method(self):
         clear_db_runs()
@@ -297,16 +315,7 @@ class TestKeepXComs:
 
     @pytest.mark.parametrize(("restart", "kept"), RESTARTS)
     def test_restart(self, client, session, dag_maker, restart, kept):
-        _make_dag(dag_maker, "restarted")
-        _schedule_and_queue(dag_maker, session)
-        first = _get_ti(session, "restarted")
-        _start(client, first)
-        _push_xcoms(session, first, checkpoint=500, return_value="first")
-
-        restart(client, session, dag_maker, first)
-        _schedule_and_queue(dag_maker, session)
-        ti = _get_ti(session, "restarted")
-        context = _start(client, ti)
+        first, ti, context = _start_again(client, session, dag_maker, "restarted", restart)
 
         if kept:
             assert context["xcom_keys_to_clear"] == []
@@ -328,16 +337,9 @@ class TestKeepXComs:
     )
     def test_without_the_flag(self, client, session, dag_maker, restart, keys_to_clear):
         """Unflagged, a retry starts without XComs and a reschedule lists its own for deletion."""
-        _make_dag(dag_maker, "unflagged", persist_xcom_through_retry=False)
-        _schedule_and_queue(dag_maker, session)
-        first = _get_ti(session, "unflagged")
-        _start(client, first)
-        _push_xcoms(session, first, checkpoint=500, return_value="first")
-
-        restart(client, session, dag_maker, first)
-        _schedule_and_queue(dag_maker, session)
-        ti = _get_ti(session, "unflagged")
-        context = _start(client, ti)
+        first, ti, context = _start_again(
+            client, session, dag_maker, "unflagged", restart, persist_xcom_through_retry=False
+        )
 
         assert sorted(context["xcom_keys_to_clear"]) == keys_to_clear
         if ti.id != first.id:
