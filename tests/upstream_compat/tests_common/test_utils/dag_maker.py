@@ -169,22 +169,38 @@ class DagMaker:
         from airflow.models.log import Log
         from airflow.models.serialized_dag import SerializedDagModel
         from airflow.models.taskinstance import TaskInstance
-        from airflow.models.taskinstancehistory import TaskInstanceHistory
-        from airflow.models.taskmap import TaskMap
         from airflow.models.taskreschedule import TaskReschedule
         from airflow.models.trigger import Trigger
-        from airflow.models.xcom import XComModel
+
+        from tests_common.test_utils.version_compat import AIRFLOW_V_3_4_PLUS
 
         dag_ids = sorted(self._dag_ids)
         session = self.session
         session.rollback()
-        ti_ids = select(TaskInstance.id).where(TaskInstance.dag_id.in_(dag_ids))
-        trigger_ids = select(TaskInstance.trigger_id).where(TaskInstance.dag_id.in_(dag_ids))
+        # Core statements on the task instance table: from 3.4 ORM statements see only the current
+        # attempts, and archived attempts would be left behind.
+        ti = TaskInstance.__table__
+        ti_ids = select(ti.c.id).where(ti.c.dag_id.in_(dag_ids))
+        trigger_ids = select(ti.c.trigger_id).where(ti.c.dag_id.in_(dag_ids))
         session.execute(delete(TaskReschedule).where(TaskReschedule.ti_id.in_(ti_ids)))
         session.execute(delete(Trigger).where(Trigger.id.in_(trigger_ids)))
-        for model in (XComModel, TaskMap, TaskInstanceHistory, TaskInstance, DagRun, Log):
+        if AIRFLOW_V_3_4_PLUS:  # XComs of an attempt (v2) and from before 3.4 (v1); regions
+            from airflow.models.dynamic_region import DynamicRegion
+            from airflow.models.taskinstance import LegacyTaskDataOwner
+            from airflow.models.xcom import XComModelV1, XComModelV2
+
+            session.execute(delete(XComModelV2).where(XComModelV2.task_instance_id.in_(ti_ids)))
+            by_dag_id: tuple = (XComModelV1, LegacyTaskDataOwner, DynamicRegion)
+        else:
+            from airflow.models.taskinstancehistory import TaskInstanceHistory
+            from airflow.models.taskmap import TaskMap
+            from airflow.models.xcom import XComModel
+
+            by_dag_id = (XComModel, TaskMap, TaskInstanceHistory)
+        for model in by_dag_id:
             session.execute(delete(model).where(model.dag_id.in_(dag_ids)))
-        for model in (SerializedDagModel, DagCode, DagVersion, DagTag, DagModel):
+        session.execute(delete(ti).where(ti.c.dag_id.in_(dag_ids)))
+        for model in (DagRun, Log, SerializedDagModel, DagCode, DagVersion, DagTag, DagModel):
             session.execute(delete(model).where(model.dag_id.in_(dag_ids)))
         session.commit()
         if self._own_session:
