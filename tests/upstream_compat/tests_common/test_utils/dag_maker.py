@@ -172,7 +172,7 @@ class DagMaker:
         from airflow.models.taskreschedule import TaskReschedule
         from airflow.models.trigger import Trigger
 
-        from tests_common.test_utils.version_compat import AIRFLOW_V_3_4_PLUS
+        from tests_common.test_utils.db import attempt_models, xcom_models
 
         dag_ids = sorted(self._dag_ids)
         session = self.session
@@ -184,20 +184,12 @@ class DagMaker:
         trigger_ids = select(ti.c.trigger_id).where(ti.c.dag_id.in_(dag_ids))
         session.execute(delete(TaskReschedule).where(TaskReschedule.ti_id.in_(ti_ids)))
         session.execute(delete(Trigger).where(Trigger.id.in_(trigger_ids)))
-        if AIRFLOW_V_3_4_PLUS:  # XComs of an attempt (v2) and from before 3.4 (v1); regions
-            from airflow.models.dynamic_region import DynamicRegion
-            from airflow.models.taskinstance import LegacyTaskDataOwner
-            from airflow.models.xcom import XComModelV1, XComModelV2
-
-            session.execute(delete(XComModelV2).where(XComModelV2.task_instance_id.in_(ti_ids)))
-            by_dag_id: tuple = (XComModelV1, LegacyTaskDataOwner, DynamicRegion)
-        else:
-            from airflow.models.taskinstancehistory import TaskInstanceHistory
-            from airflow.models.taskmap import TaskMap
-            from airflow.models.xcom import XComModel
-
-            by_dag_id = (XComModel, TaskMap, TaskInstanceHistory)
-        for model in by_dag_id:
+        for model in xcom_models():  # from 3.4 an attempt's XComs (v2) name only their attempt
+            owned = (
+                model.dag_id.in_(dag_ids) if hasattr(model, "dag_id") else model.task_instance_id.in_(ti_ids)
+            )
+            session.execute(delete(model).where(owned))
+        for model in attempt_models():
             session.execute(delete(model).where(model.dag_id.in_(dag_ids)))
         session.execute(delete(ti).where(ti.c.dag_id.in_(dag_ids)))
         for model in (DagRun, Log, SerializedDagModel, DagCode, DagVersion, DagTag, DagModel):

@@ -45,7 +45,7 @@ def _delete_all(*models) -> None:
             session.execute(delete(getattr(model, "__table__", model)))
 
 
-def _xcom_models() -> tuple:
+def xcom_models() -> tuple:
     """The XCom tables: from 3.4, attempt-owned values (v2) and those from before 3.4 (v1)."""
     if AIRFLOW_V_3_4_PLUS:
         from airflow.models.xcom import XComModelV1, XComModelV2
@@ -56,27 +56,30 @@ def _xcom_models() -> tuple:
     return (XComModel,)
 
 
+def attempt_models() -> tuple:
+    """A run's tables of tries besides ``task_instance``: from 3.4 the pre-3.4 owners and the regions."""
+    if AIRFLOW_V_3_4_PLUS:  # every attempt is a task_instance row; regions replace task maps
+        from airflow.models.dynamic_region import DynamicRegion
+        from airflow.models.taskinstance import LegacyTaskDataOwner
+
+        return LegacyTaskDataOwner, DynamicRegion
+    from airflow.models.taskinstancehistory import TaskInstanceHistory
+    from airflow.models.taskmap import TaskMap
+
+    return TaskMap, TaskInstanceHistory
+
+
 def clear_db_runs() -> None:
     from airflow.models.dagrun import DagRun
     from airflow.models.taskinstance import TaskInstance
     from airflow.models.taskreschedule import TaskReschedule
     from airflow.models.trigger import Trigger
 
-    if AIRFLOW_V_3_4_PLUS:  # every attempt is a task_instance row; regions replace task maps
-        from airflow.models.dynamic_region import DynamicRegion
-        from airflow.models.taskinstance import LegacyTaskDataOwner
-
-        attempts: tuple = (LegacyTaskDataOwner, TaskReschedule, DynamicRegion)
-    else:
-        from airflow.models.taskinstancehistory import TaskInstanceHistory
-        from airflow.models.taskmap import TaskMap
-
-        attempts = (TaskReschedule, TaskMap, TaskInstanceHistory)
-    _delete_all(*_xcom_models(), *attempts, TaskInstance, Trigger, DagRun)
+    _delete_all(*xcom_models(), TaskReschedule, *attempt_models(), TaskInstance, Trigger, DagRun)
 
 
 def clear_db_xcom() -> None:
-    _delete_all(*_xcom_models())
+    _delete_all(*xcom_models())
 
 
 def clear_db_logs() -> None:
