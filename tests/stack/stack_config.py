@@ -16,6 +16,9 @@ TERMINAL_TI_STATES = {"success", "failed", "skipped", "upstream_failed", "remove
 # successor (the next try, no XComs yet) is the task instance that waits as up_for_retry.
 LINE = tuple(int(part) for part in os.environ.get("PATCHED_AIRFLOW_LINE", "3.3").split("."))
 ATTEMPTS_ARE_ROWS = LINE >= (3, 4)
+# From 3.3 the supervisor puts each task process in a process group of its own (apache/airflow#65505)
+# and executors retitle it "airflow supervisor: ..."; before, it stays in its worker's group.
+TASK_PROCESS_GROUPS = LINE >= (3, 3)
 TERMINAL_RUN_STATES = {"success", "failed"}
 # Seconds an SQLite writer waits for the lock (pysqlite's default is 5); see _sqlite_busy_timeout.
 SQLITE_BUSY_TIMEOUT = 60

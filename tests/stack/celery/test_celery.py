@@ -23,7 +23,7 @@ from typing import Any
 import pytest
 from processes import command_line, parent_pid
 from stack import AirflowStack
-from stack_config import LINE
+from stack_config import TASK_PROCESS_GROUPS
 
 KILL_AFTER = 3  # checkpoints try 1 pushes before the kill
 STEPS = 40  # dags/celery_checkpoint.py
@@ -121,7 +121,7 @@ def test_retry_on_the_other_worker(stack, workers, dag_id, capsys):
     killed_at = time.time()
     killed_below = stack.kill(victim, descendants=True)
     # From 3.3 the task process has a group of its own, killed below the worker's; before, it dies with it.
-    assert (runner in killed_below) is (LINE >= (3, 3)), (runner, killed_below)
+    assert (runner in killed_below) is TASK_PROCESS_GROUPS, (runner, killed_below)
     # Not started again before the run ends: the retry must find only the other worker.
     stack.wait_for_run(dag_id, run_id, timeout=240)
     result = outcome(stack, capsys, dag_id, run_id, victim, killed_at)
@@ -151,7 +151,7 @@ def test_executor_reported_failure(stack, workers, capsys):
     # is retitled "airflow supervisor: <task instance>"), a child of the worker's main process.
     supervisor = parent_pid(runner)
     assert parent_pid(supervisor) == stack.processes[worker].pid, (supervisor, command_line(supervisor))
-    title = "airflow supervisor" if LINE >= (3, 3) else "[celeryd: "
+    title = "airflow supervisor" if TASK_PROCESS_GROUPS else "[celeryd: "
     assert command_line(supervisor).startswith(title), command_line(supervisor)
     killed_at = time.time()
     for pid in (runner, supervisor):

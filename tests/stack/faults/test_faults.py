@@ -19,7 +19,7 @@ from typing import Any
 
 from processes import command_line, parent_pid
 from stack import AirflowStack
-from stack_config import LINE
+from stack_config import LINE, TASK_PROCESS_GROUPS
 
 KILL_AFTER = 3  # checkpoints try 1 pushes before the kill
 STEPS = 40  # dags/faults_checkpoint.py
@@ -186,7 +186,7 @@ def test_killed_scheduler(stack, capsys):
     killed_below = stack.kill("scheduler", descendants=True)
     # From 3.3 the runners have groups of their own and are killed below the scheduler's group;
     # before 3.3 they are in that group and die with it.
-    assert (runners <= set(killed_below)) is (LINE >= (3, 3)), (runners, killed_below)
+    assert (runners <= set(killed_below)) is TASK_PROCESS_GROUPS, (runners, killed_below)
     restarted_at = datetime.datetime.now(datetime.timezone.utc)
     stack.start_component("scheduler")
     # /monitor/health calls the scheduler healthy while the dead one's last heartbeat is recent
