@@ -17,7 +17,7 @@ class BackendUnavailable(RuntimeError):
     """The backend cannot be used on this machine; the message says why."""
 
 
-def _postgres_answers() -> bool:
+def postgres_answers() -> bool:
     return shutil.which("pg_isready") is not None and (
         subprocess.run(["pg_isready", "-q", "-h", "127.0.0.1", "-p", "5432"]).returncode == 0
     )
@@ -35,7 +35,7 @@ def _start_local_postgres() -> None:
     print(f"Starting the installed PostgreSQL {version} cluster", flush=True)
     subprocess.run(["pg_ctlcluster", "--skip-systemctl-redirect", version, "main", "start"], check=False)
     for _ in range(30):
-        if _postgres_answers():
+        if postgres_answers():
             return
         time.sleep(1)
     raise BackendUnavailable("the installed PostgreSQL cluster did not start within 30s")
@@ -52,7 +52,7 @@ def ensure_available(backend: str) -> str:
         return "SQLite files in a throwaway AIRFLOW_HOME"
     if url := os.environ.get("AIRFLOW_TEST_POSTGRES_URL"):
         return f"the server at AIRFLOW_TEST_POSTGRES_URL ({urlsplit(url).hostname}), one fresh database per suite"
-    if not _postgres_answers():
+    if not postgres_answers():
         _start_local_postgres()
     return "the local PostgreSQL server on 127.0.0.1:5432, one fresh database per suite"
 

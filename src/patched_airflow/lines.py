@@ -20,7 +20,10 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover
     import tomli as tomllib
 
-from patched_airflow.upstream import Pins, UpstreamError
+from patched_airflow.build.pins import Pins, UpstreamError
+
+# This repository's root.
+REPO = Path(__file__).resolve().parents[2]
 
 
 @dataclass(frozen=True)
@@ -108,6 +111,11 @@ class Line:
     @property
     def wheels(self) -> list[Path]:
         return sorted(self.dist.glob("*.whl"))
+
+    @property
+    def sdist_cache(self) -> Path:
+        """Where the verified sdists (and other fetched upstream files) are kept, shared by every line."""
+        return self.build.parent / "sdists"
 
     @property
     def upstream_pr(self) -> Path:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from test_bench_summary import raw_results
 
-from patched_airflow.bench_render import doc_files, markers, render, write_doc
-from patched_airflow.bench_summary import summarize_results
+from patched_airflow.bench.render import doc_files, markers, render, write_doc
+from patched_airflow.bench.summary import summarize_results
 
 META = {
     "profile": "full",

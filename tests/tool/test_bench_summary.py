@@ -6,8 +6,8 @@ import copy
 
 import pytest
 
-from patched_airflow.bench_summary import headline, summarize_results
-from patched_airflow.benchstats import summarize
+from patched_airflow.bench.stats import summarize
+from patched_airflow.bench.summary import headline, summarize_results
 
 
 def ti_row(variant, case, p50s, statements=6, restart=None):

@@ -10,7 +10,7 @@ import sqlite3
 
 import pytest
 
-from patched_airflow.bench_probes.tables import (
+from patched_airflow.bench.probes.tables import (
     ATTEMPT_ROWS,
     LINES,
     MODELS,

@@ -6,8 +6,8 @@ import math
 
 import pytest
 
-from patched_airflow.bench_runner import interleaved
-from patched_airflow.benchstats import percentile, ratio, resolved, spread, summarize, table
+from patched_airflow.bench.runner import interleaved
+from patched_airflow.bench.stats import percentile, ratio, resolved, spread, summarize, table
 
 
 def test_percentile_interpolates_between_ranks():

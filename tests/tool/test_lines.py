@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
+from patched_airflow.build.pins import UpstreamError
+from patched_airflow.build.series import read_series
 from patched_airflow.lines import Lines
-from patched_airflow.series import read_series
-from patched_airflow.upstream import UpstreamError
 
 REPO = Path(__file__).resolve().parents[2]
 

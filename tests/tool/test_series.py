@@ -7,7 +7,14 @@ from pathlib import Path
 import pytest
 
 from patched_airflow import git
-from patched_airflow.series import Entry, SeriesError, apply_series, export_series, read_series, write_series
+from patched_airflow.build.series import (
+    Entry,
+    SeriesError,
+    apply_series,
+    export_series,
+    read_series,
+    write_series,
+)
 
 
 def make_pristine(path: Path) -> Path:

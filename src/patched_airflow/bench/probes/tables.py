@@ -12,7 +12,7 @@ The tables differ between lines:
   archived: ``working_set`` NULL); there is no ``task_instance_history``; XComs are in ``xcom_v2``,
   keyed by the attempt's id (``xcom_v1`` keeps values from before 3.4).
 
-The driver imports this module (``patched_airflow.bench_probes.tables``) to pick the line's model and
+The driver imports this module (``patched_airflow.bench.probes.tables``) to pick the line's model and
 passes it to every probe as ``attempt_model``; the probes import it from their folder. Pure Python:
 no Airflow, no SQLAlchemy.
 """

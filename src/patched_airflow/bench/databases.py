@@ -12,7 +12,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from patched_airflow.backends import LOCAL_POSTGRES, _postgres_answers
+from patched_airflow.backends import LOCAL_POSTGRES, postgres_answers
 
 
 class Databases:
@@ -28,7 +28,7 @@ class Databases:
     @classmethod
     def choose(cls, repo: Path, work: Path, wanted: str) -> Databases:
         if wanted == "auto":
-            wanted = "postgres" if _postgres_answers() else "sqlite"
+            wanted = "postgres" if postgres_answers() else "sqlite"
         return cls(repo, work, wanted)
 
     def _psql(self, sql: str, database: str = "postgres") -> str:

@@ -1,8 +1,8 @@
-"""Running the probes: each a script of ``bench_probes/`` run with one installation's python.
+"""Running the probes: each a script of ``probes/`` run with one installation's python.
 
 A probe gets its arguments as one JSON argument and prints JSON; its stderr goes to
 ``build/bench/<line>/<profile>/logs/``. Every probe also gets ``attempt_model``: how the line's tables
-record the tries of a task (``bench_probes/tables.py``), for the probes that read them with SQL.
+record the tries of a task (``probes/tables.py``), for the probes that read them with SQL.
 """
 
 from __future__ import annotations
@@ -18,9 +18,9 @@ import time
 from pathlib import Path
 from typing import Any
 
-from patched_airflow.bench_databases import Databases
+from patched_airflow.bench.databases import Databases
 
-PROBES = Path(__file__).parent / "bench_probes"
+PROBES = Path(__file__).parent / "probes"
 VARIANTS = ("vanilla", "patched")
 
 

@@ -7,9 +7,9 @@ import zipfile
 from pathlib import Path
 
 from patched_airflow import git
+from patched_airflow.build.assemble import assemble_pristine
+from patched_airflow.build.wheels import build_wheels
 from patched_airflow.lines import Line
-from patched_airflow.upstream import assemble_pristine
-from patched_airflow.wheels import build_wheels
 
 
 def wheel_contents(wheel: Path) -> dict[str, str]:

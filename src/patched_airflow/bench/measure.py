@@ -1,7 +1,7 @@
 """The measurements of ``./bench.sh``: each drives probes of both installations and returns raw results.
 
 Runs of the two installations alternate (``interleaved``); the summaries and tables are made from the
-raw results later (``bench_summary``, ``bench_render``), so a saved ``results.json`` can be reported again.
+raw results later (``summary``, ``render``), so a saved ``results.json`` can be reported again.
 """
 
 from __future__ import annotations
@@ -10,9 +10,9 @@ import statistics
 import threading
 from typing import Any
 
-from patched_airflow.bench_profiles import Profile
-from patched_airflow.bench_runner import VARIANTS, Background, Runner, Session, interleaved, log
-from patched_airflow.benchstats import summarize
+from patched_airflow.bench.profiles import Profile
+from patched_airflow.bench.runner import VARIANTS, Background, Runner, Session, interleaved, log
+from patched_airflow.bench.stats import summarize
 
 
 def measure_ti_run(runner: Runner, profile: Profile, before_measuring=None) -> dict[str, Any]:

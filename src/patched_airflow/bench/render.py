@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from patched_airflow.benchstats import spread, table
+from patched_airflow.bench.stats import spread, table
 
 VARIANTS = ("vanilla", "patched")
 # The line whose docs files were named before there were lines: benchmarks-recovery.png and

@@ -5,7 +5,7 @@ from __future__ import annotations
 import statistics
 from typing import Any
 
-from patched_airflow.benchstats import ratio, resolved, summarize
+from patched_airflow.bench.stats import ratio, resolved, summarize
 
 VARIANTS = ("vanilla", "patched")
 
@@ -183,7 +183,7 @@ def ratio_or_values(
 ) -> str:
     """``label value (range of the repeats)`` when the repeats resolve it, else the two values.
 
-    The rule is ``benchstats.resolved``: at least two independent measurements of the ratio that
+    The rule is ``stats.resolved``: at least two independent measurements of the ratio that
     agree within 0.10, or lie on one side of 1 by more than their own spread.
     """
     if resolved(repeats):

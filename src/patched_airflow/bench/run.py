@@ -2,17 +2,17 @@
 ``./bench.sh``: a line's vanilla Airflow release against its patched build, side by side, in one run.
 
 The driver runs in the tool's environment and measures nothing itself: each measurement is a
-script in ``bench_probes/`` run with the python of the line's ``build/<line>/venv-vanilla`` or
+script in ``probes/`` run with the python of the line's ``build/<line>/venv-vanilla`` or
 ``build/<line>/venv``, which prints JSON. Runs of the two installations alternate (ABAB, the first of
 each pair swapping every round), each on a fresh copy of one metadata database migrated once (the
 series has no schema change): PostgreSQL on 127.0.0.1:5432 when it answers, else SQLite. Everything
 is written to ``build/bench/<line>/``; a full run also writes the line's results section of
 ``docs/benchmarks.md`` and its recovery plot.
 
-The parts: ``bench_profiles`` (how much a run measures), ``bench_databases`` and ``bench_runner``
-(databases, running probes), ``bench_measure`` (the measurements), ``bench_summary`` (numbers and the
-headline), ``bench_render`` (the tables, docs/benchmarks.md), ``benchstats`` (percentiles, the noise
-rule), ``bench_probes/tables.py`` (the SQL of each line's tables).
+The parts: ``profiles`` (how much a run measures), ``databases`` and ``runner``
+(databases, running probes), ``measure`` (the measurements), ``summary`` (numbers and the
+headline), ``render`` (the tables, docs/benchmarks.md), ``stats`` (percentiles, the noise
+rule), ``probes/tables.py`` (the SQL of each line's tables).
 """
 
 from __future__ import annotations
@@ -27,17 +27,17 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-from patched_airflow.bench_databases import Databases
-from patched_airflow.bench_measure import (
+from patched_airflow.bench.databases import Databases
+from patched_airflow.bench.measure import (
     measure_recovery,
     measure_serialization,
     measure_stack,
     measure_ti_run,
 )
-from patched_airflow.bench_probes.tables import attempt_model
-from patched_airflow.bench_profiles import FULL, QUICK, Profile
-from patched_airflow.bench_render import doc_files, render, write_doc
-from patched_airflow.bench_runner import (
+from patched_airflow.bench.probes.tables import attempt_model
+from patched_airflow.bench.profiles import FULL, QUICK, Profile
+from patched_airflow.bench.render import doc_files, render, write_doc
+from patched_airflow.bench.runner import (
     PROBES,
     VARIANTS,
     Background,
@@ -47,13 +47,13 @@ from patched_airflow.bench_runner import (
     log,
     machine,
 )
-from patched_airflow.bench_summary import headline, summarize_results
-from patched_airflow.testrun import TEST_REQUIREMENTS
+from patched_airflow.bench.summary import headline, summarize_results
+from patched_airflow.build.builder import ensure_built
+from patched_airflow.lines import Lines
+from patched_airflow.venvs import TEST_REQUIREMENTS, ensure_venv, same_other_packages
 
 # The test requirements (the stack harness and psycopg2 come with them) and the plot's matplotlib.
 BENCH_REQUIREMENTS = [*TEST_REQUIREMENTS, "matplotlib"]
-
-__all__ = ["BENCH_REQUIREMENTS", "FULL", "QUICK", "Profile", "report_saved", "run_bench"]
 
 
 def line_of(venvs: dict[str, Path]) -> str:
@@ -188,3 +188,23 @@ def make_plot(patched: Path, work: Path, summary: dict[str, Any], target: Path) 
     if result.returncode != 0:
         print(f"warning: the plot failed: {result.stderr[-2000:]}", file=sys.stderr)
     return result.returncode == 0
+
+
+def bench_line(
+    repo: Path, uv: str, name: str | None, quick: bool, backend: str, docs: bool, saved: str | None
+) -> int:
+    """``./bench.sh``: the line's two installations made ready, then measured (or a saved run reported)."""
+    line = Lines.load(repo).one(name)
+    wheels = ensure_built(repo, uv, line)
+    print("Installing the two virtualenvs (reused when up to date)", flush=True)
+    venvs = {
+        "patched": ensure_venv(uv, line, wheels, BENCH_REQUIREMENTS, line.venv),
+        "vanilla": ensure_venv(uv, line, [], BENCH_REQUIREMENTS, line.vanilla_venv),
+    }
+    if saved:
+        return report_saved(repo, venvs, Path(saved), write_docs=docs)
+    # The venvs grow at different times (the build's demo, the tests): pin vanilla's other
+    # packages to the patched venv's, so that Airflow is the only difference measured.
+    same_other_packages(uv, venvs["patched"], venvs["vanilla"])
+    profile = QUICK if quick else FULL
+    return run_bench(repo, venvs, profile, backend, write_docs=not quick and docs, line=line.name)

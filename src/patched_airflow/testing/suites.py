@@ -15,7 +15,6 @@ Suites:
 
 from __future__ import annotations
 
-import hashlib
 import os
 import shutil
 import subprocess
@@ -27,28 +26,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from patched_airflow.backends import BackendUnavailable, database_url, ensure_available
-from patched_airflow.image import check_image
 from patched_airflow.lines import Line, UpstreamTests
-from patched_airflow.lint import lint_series
-from patched_airflow.prcheck import check_upstream_pr
-from patched_airflow.series import read_series
-from patched_airflow.supervisor_schema import check_supervisor_schema
-from patched_airflow.typecheck import typecheck_series
-
-TEST_REQUIREMENTS = [
-    "pytest>=8",
-    "pytest-asyncio>=0.23",
-    "pytest-timeout>=2",
-    "time-machine>=2.13",
-    "kgb>=7",
-    "pandas",
-    "pyarrow",
-    "psycopg2-binary",
-    "asyncpg",
-    # The celery suite's CeleryExecutor deployment (Redis broker). 3.26.0 is the latest release and has
-    # the Airflow 3.3 code paths (BaseExecutor.run_workload); common-io comes with apache-airflow.
-    "apache-airflow-providers-celery==3.26.0",
-]
+from patched_airflow.testing.image import check_image
+from patched_airflow.testing.lint import lint_series
+from patched_airflow.testing.prcheck import check_upstream_pr
+from patched_airflow.testing.supervisor_schema import check_supervisor_schema
+from patched_airflow.testing.typecheck import typecheck_series
 
 
 @dataclass
@@ -105,19 +88,6 @@ CHECKS: dict[str, tuple[str, Callable[[Path, Line, str], int]]] = {
         lambda repo, line, uv: check_image(repo, line, uv),
     ),
 }
-
-
-def inputs_digest(repo: Path, line: Line) -> str:
-    """A digest of everything the line's build reads from this repository."""
-    digest = hashlib.sha256()
-    files = [line.folder / "upstream.toml", line.patches / "series"]
-    files += sorted(line.patches.glob("*.patch"))
-    files += [line.folder / path for entry in read_series(line.patches) for path in entry.added_files]
-    files += sorted((repo / "src" / "patched_airflow").glob("*.py"))
-    for path in files:
-        digest.update(str(path.relative_to(repo)).encode())
-        digest.update(path.read_bytes() if path.exists() else b"<missing>")
-    return digest.hexdigest()
 
 
 def line_versions(line: Line) -> dict[str, str]:
