@@ -7,14 +7,14 @@ import shutil
 import subprocess
 import sys
 
-from patched_airflow.build.pins import UpstreamError
-from patched_airflow.build.series import SeriesError
+from patched_airflow.building.pins import UpstreamError
+from patched_airflow.building.series import SeriesError
 from patched_airflow.lines import REPO, Lines
 from patched_airflow.testing.suites import SUITES
 
 
 def cmd_build(args: argparse.Namespace) -> int:
-    from patched_airflow.build.builder import build
+    from patched_airflow.building.builder import build
 
     return build(REPO, args.uv, args.line, demo=not args.no_demo)
 
@@ -47,13 +47,13 @@ def cmd_bench(args: argparse.Namespace) -> int:
 
 
 def cmd_workspace(args: argparse.Namespace) -> int:
-    from patched_airflow.build.workspace import make_workspace
+    from patched_airflow.building.workspace import make_workspace
 
     return make_workspace(REPO, Lines.load(REPO).one(args.line), args.force)
 
 
 def cmd_export(args: argparse.Namespace) -> int:
-    from patched_airflow.build.workspace import export_workspace
+    from patched_airflow.building.workspace import export_workspace
 
     return export_workspace(REPO, Lines.load(REPO).one(args.line))
 

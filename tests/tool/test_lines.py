@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from patched_airflow.build.pins import UpstreamError
-from patched_airflow.build.series import read_series
+from patched_airflow.building.pins import UpstreamError
+from patched_airflow.building.series import read_series
 from patched_airflow.lines import Lines
 
 REPO = Path(__file__).resolve().parents[2]

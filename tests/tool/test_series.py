@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from patched_airflow import git
-from patched_airflow.build.series import (
+from patched_airflow.building.series import (
     Entry,
     SeriesError,
     apply_series,

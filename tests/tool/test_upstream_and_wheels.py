@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from patched_airflow.build.assemble import _extract_sdist
-from patched_airflow.build.fetch import fetch_sdist
-from patched_airflow.build.pins import Pins, Sdist, UpstreamError
-from patched_airflow.build.wheels import VERSION_FILES, pin_patched_dependency, stamp_local_version
+from patched_airflow.building.assemble import _extract_sdist
+from patched_airflow.building.fetch import fetch_sdist
+from patched_airflow.building.pins import Pins, Sdist, UpstreamError
+from patched_airflow.building.wheels import VERSION_FILES, pin_patched_dependency, stamp_local_version
 
 REPO = Path(__file__).resolve().parents[2]
 

@@ -48,7 +48,7 @@ from patched_airflow.bench.runner import (
     machine,
 )
 from patched_airflow.bench.summary import headline, summarize_results
-from patched_airflow.build.builder import ensure_built
+from patched_airflow.building.builder import ensure_built
 from patched_airflow.lines import Lines
 from patched_airflow.venvs import TEST_REQUIREMENTS, ensure_venv, same_other_packages
 

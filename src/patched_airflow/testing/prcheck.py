@@ -7,8 +7,8 @@ import zipfile
 from pathlib import Path
 
 from patched_airflow import git
-from patched_airflow.build.assemble import assemble_pristine
-from patched_airflow.build.wheels import build_wheels
+from patched_airflow.building.assemble import assemble_pristine
+from patched_airflow.building.wheels import build_wheels
 from patched_airflow.lines import Line
 
 

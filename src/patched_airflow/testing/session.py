@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from patched_airflow.build.builder import ensure_built
+from patched_airflow.building.builder import ensure_built
 from patched_airflow.lines import Line, Lines
 from patched_airflow.testing.suites import run_suites
 from patched_airflow.venvs import TEST_REQUIREMENTS, ensure_venv

@@ -8,7 +8,7 @@ import shutil
 import urllib.request
 from pathlib import Path
 
-from patched_airflow.build.pins import Sdist, UpstreamError
+from patched_airflow.building.pins import Sdist, UpstreamError
 
 
 def sha256_of(path: Path) -> str:

@@ -6,8 +6,8 @@ import shutil
 import sys
 from pathlib import Path
 
-from patched_airflow.build.assemble import assemble
-from patched_airflow.build.series import export_series
+from patched_airflow.building.assemble import assemble
+from patched_airflow.building.series import export_series
 from patched_airflow.lines import Line
 
 

@@ -5,11 +5,11 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from patched_airflow.build.assemble import assemble
-from patched_airflow.build.demo import run_demo
-from patched_airflow.build.pr_export import export_upstream_pr, publish_upstream_pr
-from patched_airflow.build.stamp import inputs_digest
-from patched_airflow.build.wheels import build_wheels
+from patched_airflow.building.assemble import assemble
+from patched_airflow.building.demo import run_demo
+from patched_airflow.building.pr_export import export_upstream_pr, publish_upstream_pr
+from patched_airflow.building.stamp import inputs_digest
+from patched_airflow.building.wheels import build_wheels
 from patched_airflow.lines import Line, Lines
 from patched_airflow.venvs import ensure_venv
 

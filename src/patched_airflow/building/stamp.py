@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 from pathlib import Path
 
-from patched_airflow.build.series import read_series
+from patched_airflow.building.series import read_series
 from patched_airflow.lines import Line
 
 

@@ -7,9 +7,9 @@ import tarfile
 from pathlib import Path
 
 from patched_airflow import git
-from patched_airflow.build.fetch import fetch_sdist, find_upstream_base, sha256_of
-from patched_airflow.build.pins import Pins, UpstreamError
-from patched_airflow.build.series import apply_series
+from patched_airflow.building.fetch import fetch_sdist, find_upstream_base, sha256_of
+from patched_airflow.building.pins import Pins, UpstreamError
+from patched_airflow.building.series import apply_series
 from patched_airflow.lines import Line
 
 
