@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from test_bench_summary import raw_results
 
 from patched_airflow.bench.render import doc_files, markers, render, write_doc
@@ -82,6 +84,15 @@ def test_write_doc_appends_a_missing_section_and_keeps_the_rest(tmp_path):
     )
 
 
-def test_doc_files_keep_the_first_lines_names():
-    assert doc_files("3.3") == ("benchmarks-recovery.png", "benchmarks-summary.json")
-    assert doc_files("3.4") == ("benchmarks-recovery-3.4.png", "benchmarks-summary-3.4.json")
+def test_doc_files_are_named_alike_for_every_line():
+    assert doc_files("3.3") == ("benchmarks/3.3/recovery.png", "benchmarks/3.3/summary.json")
+    assert doc_files("3.4") == ("benchmarks/3.4/recovery.png", "benchmarks/3.4/summary.json")
+
+
+def test_doc_files_of_every_line_with_results_are_in_docs():
+    docs = Path(__file__).resolve().parents[2] / "docs"
+    text = (docs / "benchmarks.md").read_text()
+    for line in ("3.3", "3.4"):
+        plot, summary = doc_files(line)
+        assert (docs / plot).is_file() and (docs / summary).is_file()
+        assert f"]({plot})" in text

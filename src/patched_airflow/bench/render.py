@@ -8,9 +8,8 @@ from typing import Any
 from patched_airflow.bench.stats import spread, table
 
 VARIANTS = ("vanilla", "patched")
-# The line whose docs files were named before there were lines: benchmarks-recovery.png and
-# benchmarks-summary.json; every other line's carry its name (benchmarks-recovery-3.4.png).
-FIRST_LINE = "3.3"
+# Where, under docs/, a line's full run leaves its recovery plot and summary JSON: one folder a line.
+DOC_FILES = "benchmarks/{line}"
 
 
 def render(summary: dict[str, Any], meta: dict[str, Any], plot: str | None) -> str:
@@ -203,9 +202,9 @@ def markers(line: str) -> tuple[str, str]:
 
 
 def doc_files(line: str) -> tuple[str, str]:
-    """The names, in docs/, of a line's recovery plot and summary JSON from its full run."""
-    suffix = "" if line == FIRST_LINE else f"-{line}"
-    return f"benchmarks-recovery{suffix}.png", f"benchmarks-summary{suffix}.json"
+    """The paths, relative to docs/, of a line's recovery plot and summary JSON from its full run."""
+    folder = DOC_FILES.format(line=line)
+    return f"{folder}/recovery.png", f"{folder}/summary.json"
 
 
 def write_doc(path: Path, results: str, line: str) -> None:

@@ -157,8 +157,10 @@ def report(
     line = meta.get("line") or line_of(venvs)
     plot_name, summary_name = doc_files(line)
     plot = docs / plot_name if write_docs else work / "recovery.png"
+    plot.parent.mkdir(parents=True, exist_ok=True)
     plotted = make_plot(venvs["patched"], work, summary, plot)
-    text = render(summary, meta, (plot.name if write_docs else str(plot)) if plotted else None)
+    # docs/benchmarks.md links the plot relative to docs/; stdout names the file.
+    text = render(summary, meta, (plot_name if write_docs else str(plot)) if plotted else None)
     print()
     print(text)
     if write_docs:
