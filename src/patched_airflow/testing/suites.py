@@ -4,6 +4,8 @@ The test suite behind ``./test.sh``, run against the built wheels (in the spirit
 Suites:
 
 * ``tool``: this repository's tests of the build tool.
+* ``fresh-clone``: ``./build.sh --line 3.3`` in a fresh clone, without the upstream files the sdists
+  lack and without GitHub: the wheels and the demo still build (``tests/fresh_clone``).
 * ``sdk`` and ``core``: the tests the series adds or changes upstream, run from the assembled tree
   (pristine upstream + series) with the compatible ``tests_common`` harness in
   ``tests/upstream_compat`` and its conftest overlay.
@@ -73,6 +75,16 @@ def files_read(suite: Suite, line: Line, missing: list[str]) -> list[str]:
 
 SUITES = [
     Suite("tool", "unit", "repo:.", ["tests/tool"], python="tools", uses_database=False, every_line=False),
+    # The quick start in a fresh clone of the committed state, with no upstream files and no GitHub.
+    Suite(
+        "fresh-clone",
+        "unit",
+        "repo:.",
+        ["tests/fresh_clone"],
+        python="tools",
+        uses_database=False,
+        every_line=False,
+    ),
     Suite("lint", "unit", "repo:.", python="tools", uses_database=False, reads_tree="py"),
     Suite("upstream-pr", "unit", "repo:.", python="tools", uses_database=False, reads_tree="all"),
     Suite("image", "unit", "repo:.", python="tools", uses_database=False, every_line=False),
