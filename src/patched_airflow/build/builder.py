@@ -10,7 +10,7 @@ from patched_airflow.build.assemble import assemble
 from patched_airflow.build.demo import run_demo
 from patched_airflow.build.fetch import Missing, describe_missing, obtain_upstream_files
 from patched_airflow.build.pr_export import export_upstream_pr, publish_upstream_pr
-from patched_airflow.build.stamp import inputs_digest, write_missing
+from patched_airflow.build.stamp import inputs_digest, read_missing, write_missing
 from patched_airflow.build.wheels import build_wheels
 from patched_airflow.lines import Line, Lines
 from patched_airflow.venvs import ensure_venv
@@ -49,10 +49,15 @@ def ensure_built(repo: Path, uv: str, line: Line) -> list[Path]:
     """The line's two wheels, building first if the build is missing or older than the sources."""
     stamp = line.build / "inputs.sha256"
     wheels = line.wheels
-    # A build without some upstream files is stale once they can be had.
-    _, missing = obtain_upstream_files(line.pins.upstream_files, repo, line.sdist_cache)
-    current = inputs_digest(repo, line, [m.file.path for m in missing])
-    if len(wheels) != 2 or not stamp.exists() or stamp.read_text() != current:
+    lacked = read_missing(line)
+    stale = len(wheels) != 2 or not stamp.exists() or stamp.read_text() != inputs_digest(repo, line, list(lacked))
+    if lacked and not stale:
+        # Built without some upstream files: stale once they can be had (a whole build stays whole).
+        pinned = [file for file in line.pins.upstream_files if file.path in lacked]
+        if found := obtain_upstream_files(pinned, repo, line.sdist_cache)[0]:
+            print(f"{', '.join(found)} can be had now; the {line.name} tree was built without them")
+            stale = True
+    if stale:
         print(f"The {line.name} build is missing or older than the sources; building it first")
         wheels, _ = build_line(repo, line, uv)
         publish_upstream_pr(Lines.load(repo), repo)
