@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from patched_airflow.backends import BackendUnavailable, database_url, ensure_available
+from patched_airflow.build.fetch import obtain_upstream_files
 from patched_airflow.build.stamp import read_missing
 from patched_airflow.lines import Line, UpstreamTests
 from patched_airflow.testing.image import check_image
@@ -47,7 +48,8 @@ class Suite:
     uses_database: bool = True  # False: the same on every backend, so run with sqlite only
     every_line: bool = True  # False: about this repository, not a line: run with the default line only
     # Which files of the line's assembled tree it reads, so a tree without some upstream files
-    # (build/stamp.py's read_missing) skips it: "" none, "all", "py" its Python files, "src" the
+    # (build/stamp.py's read_missing) skips it: "" none, "all" (upstream-pr: it also lays out a
+    # pristine tree afresh, so it needs the files now), "py" its Python files, "src" the
     # Python files under */src/, "paths" its upstream test paths.
     reads_tree: str = ""
 
@@ -220,9 +222,13 @@ def run_suites(
                     f"\n=== {suite.name}: does not use the metadata database; it runs with --backend sqlite"
                 )
                 continue
-            if lacking := files_read(suite, line, sorted(missing)):
+            lacks = missing
+            if suite.reads_tree == "all":  # it assembles a pristine tree afresh: it needs the files now
+                _, now = obtain_upstream_files(line.pins.upstream_files, repo, line.sdist_cache)
+                lacks = {**missing, **{m.file.path: m.file.url for m in now}}
+            if lacking := files_read(suite, line, sorted(lacks)):
                 reason = (
-                    f"the built tree lacks {', '.join(lacking)}; get {' and '.join(missing[p] for p in lacking)}, "
+                    f"the tree lacks {', '.join(lacking)}; get {' and '.join(lacks[p] for p in lacking)}, "
                     "or set AIRFLOW_UPSTREAM_BASE, and build again"
                 )
                 print(f"\n=== {suite.name}: SKIPPED: {reason}")
