@@ -2,9 +2,9 @@
 The upstream release lines this project builds, one folder each under ``lines/``.
 
 A line is the kernel stable-queue's "queue" folder: ``lines/<name>/upstream.toml`` (the pinned sdists,
-the upstream-base files the series edits, the wheels' local label, the upstream test modules the series
-touches), ``lines/<name>/patches/`` (the series) and the files the series adds, at their monorepo
-paths. ``lines/lines.toml`` says which line is the default build and which one the upstream pull
+the pinned upstream files the series edits that the sdists lack, the wheels' local label, the upstream
+test modules the series touches), ``lines/<name>/patches/`` (the series) and the files the series
+adds, at their monorepo paths. ``lines/lines.toml`` says which line is the default build and which one the upstream pull
 request comes from. Everything a line builds goes to ``build/<name>/`` and ``dist/<name>/``.
 """
 

@@ -7,37 +7,41 @@ import tarfile
 from pathlib import Path
 
 from patched_airflow import git
-from patched_airflow.building.fetch import fetch_sdist, find_upstream_base, sha256_of
+from patched_airflow.building.fetch import Missing, describe_missing, fetch_sdist, obtain_upstream_files
 from patched_airflow.building.pins import Pins, UpstreamError
 from patched_airflow.building.series import apply_series
 from patched_airflow.lines import Line
 
 
-def assemble_pristine(pins: Pins, repo: Path, target: Path, cache: Path) -> None:
+def assemble_pristine(
+    pins: Pins, repo: Path, target: Path, cache: Path, partial: bool = False
+) -> list[Missing]:
     """
     Lay out the pristine tree at ``target`` as a git repository with a single commit.
 
-    The tree is each sdist at its monorepo directory, with the pinned upstream-base files laid over.
+    The tree is each sdist at its monorepo directory, with the pinned upstream files laid over. A
+    pinned upstream file that cannot be had is an error unless ``partial``: then the tree is laid out
+    without it, and it is returned.
     """
     archives = [(sdist, fetch_sdist(sdist, cache)) for sdist in pins.sdists]
-    base = find_upstream_base(repo) if pins.base_files else None
+    found, missing = obtain_upstream_files(pins.upstream_files, repo, cache)
+    if missing and not partial:
+        raise UpstreamError(
+            f"cannot assemble the whole tree: {describe_missing(missing)}.\n"
+            + "\n".join(f"  {m.file.path}: {m.reason}" for m in missing)
+        )
     if target.exists():
         shutil.rmtree(target)
     target.mkdir(parents=True)
     for sdist, archive in archives:
         _extract_sdist(archive, target / sdist.directory)
-    for base_file in pins.base_files:
-        assert base is not None
-        source = base / base_file.path
-        if not source.is_file():
-            raise UpstreamError(f"{source} is missing from the upstream-base folder")
-        if (actual := sha256_of(source)) != base_file.sha256:
-            raise UpstreamError(f"{source}: sha256 is {actual}, but upstream.toml pins {base_file.sha256}")
-        (target / base_file.path).parent.mkdir(parents=True, exist_ok=True)
-        shutil.copy2(source, target / base_file.path)
+    for path, source in found.items():
+        (target / path).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(source, target / path)
     git.init(target)
     git.commit_all(target, f"Pristine upstream: {', '.join(f'{s.name} {s.version}' for s in pins.sdists)}")
     git.run(target, "tag", "pristine")
+    return missing
 
 
 def _extract_sdist(archive: Path, destination: Path) -> None:
@@ -58,8 +62,16 @@ def _extract_sdist(archive: Path, destination: Path) -> None:
     staging.rmdir()
 
 
-def assemble(line: Line, target: Path) -> None:
-    """Assemble the line's pristine upstream plus its series at ``target``."""
-    assemble_pristine(line.pins, line.folder.parents[1], target, line.sdist_cache)
-    count = apply_series(target, line.folder)
-    print(f"{line.name}: applied {count} patches to the pristine tree at {target}", flush=True)
+def assemble(line: Line, target: Path, partial: bool = False) -> list[Missing]:
+    """
+    Assemble the line's pristine upstream plus its series at ``target``.
+
+    With ``partial``, pinned upstream files that cannot be had are left out, and the series applied
+    without its changes to them (``git am --exclude``); they are returned. The sources of the wheels
+    are the same either way: the wheels carry neither docs nor tests.
+    """
+    missing = assemble_pristine(line.pins, line.folder.parents[1], target, line.sdist_cache, partial)
+    count = apply_series(target, line.folder, exclude=[m.file.path for m in missing])
+    without = f" (without {', '.join(m.file.path for m in missing)})" if missing else ""
+    print(f"{line.name}: applied {count} patches to the pristine tree at {target}{without}", flush=True)
+    return missing

@@ -23,11 +23,11 @@ def export_upstream_pr(tree: Path, out: Path, description: Path | None = None) -
 def publish_upstream_pr(lines: Lines, repo: Path) -> None:
     """``dist/upstream-pr/``: the export of the line the upstream pull request comes from, with its text."""
     line = lines.lines[lines.upstream_pr]
-    if not line.upstream_pr.is_dir():
-        return
     out = repo / "dist" / "upstream-pr"
     if out.exists():
         shutil.rmtree(out)
+    if not line.upstream_pr.is_dir():  # not built, or its export skipped: no stale copy is left either
+        return
     shutil.copytree(line.upstream_pr, out)
     shutil.copy2(repo / "docs" / "upstream-pr" / "PR_DESCRIPTION.md", out / "PR_DESCRIPTION.md")
     print(f"Wrote the upstream pull request (line {line.name}) to {out.relative_to(repo)}")

@@ -56,8 +56,12 @@ def write_series(patches_dir: Path, entries: list[Entry]) -> None:
     (patches_dir / "series").write_text("\n".join(lines) + "\n")
 
 
-def apply_series(tree: Path, line: Path) -> int:
-    """Apply the series of the line folder ``line`` to ``tree`` (a git repository at the pristine commit)."""
+def apply_series(tree: Path, line: Path, exclude: list[str] | tuple[str, ...] = ()) -> int:
+    """
+    Apply the series of the line folder ``line`` to ``tree`` (a git repository at the pristine commit).
+
+    The patches' changes to the ``exclude`` paths (upstream files the tree lacks) are left out.
+    """
     patches_dir = line / "patches"
     entries = read_series(patches_dir)
     for entry in entries:
@@ -65,7 +69,15 @@ def apply_series(tree: Path, line: Path) -> int:
         if not patch.is_file():
             raise SeriesError(f"patches/series names {entry.patch}, which does not exist")
         try:
-            git.run(tree, "am", "-q", "--empty=keep", "--committer-date-is-author-date", str(patch))
+            git.run(
+                tree,
+                "am",
+                "-q",
+                "--empty=keep",
+                "--committer-date-is-author-date",
+                *(f"--exclude={path}" for path in exclude),
+                str(patch),
+            )
         except Exception as e:
             git.run(tree, "am", "--abort")
             detail = getattr(e, "stderr", "") or str(e)
