@@ -8,7 +8,7 @@ Suites:
   (pristine upstream + series) with the compatible ``tests_common`` harness in
   ``tests/upstream_compat`` and its conftest overlay.
 * ``e2e``: real Airflow processes and commands through the installed wheels (``tests/e2e``).
-* ``stack``: a whole deployment of real processes (api-server, scheduler with the LocalExecutor,
+* ``contract``: a whole deployment of real processes (api-server, scheduler with the LocalExecutor,
   dag-processor, triggerer) on the suite's database, driven through the REST API and the CLI
   (``tests/stack/contract``, harness in ``tests/stack/stack.py``).
 """
@@ -56,7 +56,7 @@ SUITES = [
     Suite("sdk", "unit", "task-sdk", uses_database=False),
     Suite("core", "unit", "airflow-core"),
     Suite("e2e", "e2e", "repo:.", ["tests/e2e"]),
-    Suite("stack", "e2e", "repo:.", ["tests/stack/contract"]),
+    Suite("contract", "e2e", "repo:.", ["tests/stack/contract"]),
     Suite("faults", "e2e", "repo:.", ["tests/stack/faults"]),
     Suite("celery", "e2e", "repo:.", ["tests/stack/celery"]),
     Suite("xcom-backends", "e2e", "repo:.", ["tests/stack/xcom_backends"]),
