@@ -9,8 +9,8 @@ Suites:
 * ``sdk`` and ``core``: the tests the series adds or changes upstream, run from the assembled tree
   (pristine upstream + series) with the compatible ``tests_common`` harness in
   ``tests/upstream_compat`` and its conftest overlay.
-* ``e2e``: real Airflow processes and commands through the installed wheels (``tests/integration``).
-* ``stack``: a whole deployment of real processes (api-server, scheduler with the LocalExecutor,
+* ``e2e``: real Airflow processes and commands through the installed wheels (``tests/e2e``).
+* ``contract``: a whole deployment of real processes (api-server, scheduler with the LocalExecutor,
   dag-processor, triggerer) on the suite's database, driven through the REST API and the CLI
   (``tests/stack/contract``, harness in ``tests/stack/stack.py``).
 """
@@ -95,8 +95,8 @@ SUITES = [
     # Task SDK tests must not use the database (task-sdk/tests/conftest.py).
     Suite("sdk", "unit", "task-sdk", uses_database=False, reads_tree="paths"),
     Suite("core", "unit", "airflow-core", reads_tree="paths"),
-    Suite("e2e", "e2e", "repo:.", ["tests/integration"]),
-    Suite("stack", "e2e", "repo:.", ["tests/stack/contract"]),
+    Suite("e2e", "e2e", "repo:.", ["tests/e2e"]),
+    Suite("contract", "e2e", "repo:.", ["tests/stack/contract"]),
     Suite("faults", "e2e", "repo:.", ["tests/stack/faults"]),
     Suite("celery", "e2e", "repo:.", ["tests/stack/celery"]),
     Suite("xcom-backends", "e2e", "repo:.", ["tests/stack/xcom_backends"]),
@@ -281,7 +281,7 @@ def summarize(title: str, results: list[tuple[str, int | None, float, str]]) -> 
             )
         else:
             status = "passed" if code == 0 else f"FAILED (pytest exit {code})"
-        print(f"  {name:<6} {status}  {seconds:.0f}s")
+        print(f"  {name:<13} {status}  {seconds:.0f}s")
     ran = [code for _, code, _, _ in results if code is not None]
     failed = any(code != 0 for code in ran) or strict and len(ran) < len(results)
     return 0 if results and not failed else 1

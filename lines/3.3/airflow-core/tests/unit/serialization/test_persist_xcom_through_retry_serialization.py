@@ -20,7 +20,7 @@ Serialization of ``persist_xcom_through_retry``.
 The field is left out when False, so a DAG that does not use it serializes as in Airflow 3.3.2
 (no new DAG version on upgrade); True round-trips for operators, decorated tasks and mapped tasks,
 where it lives in ``partial_kwargs``. The byte-for-byte comparison with an unpatched installation
-is ``tests/integration/test_serialization_identity.py`` of the patch project.
+is ``tests/e2e/test_serialization_identity.py`` of the patch project.
 """
 
 from __future__ import annotations

@@ -29,7 +29,7 @@ sorts keys too).
 Interpreters come from the environment::
 
     VANILLA_PYTHON=/tmp/vanilla/bin/python PATCHED_PYTHON=/tmp/patched/bin/python \\
-        python -m pytest tests/integration/test_serialization_identity.py
+        python -m pytest tests/e2e/test_serialization_identity.py
 
 ``PATCHED_PYTHON`` defaults to the interpreter running pytest; without ``VANILLA_PYTHON`` the
 test is skipped.
