@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -49,7 +50,7 @@ def test_a_skipped_suite_is_not_passed(capsys: pytest.CaptureFixture[str], monke
     results = [("tool", 0, 1.0, ""), ("upstream-pr", None, 0.0, "the built tree lacks x")]
     assert summarize("line 3.3, sqlite", results) == 0
     out = capsys.readouterr().out
-    assert "upstream-pr skipped (the built tree lacks x)" in out and out.count("passed") == 1
+    assert re.search(r"upstream-pr +skipped \(the built tree lacks x\)", out) and out.count("passed") == 1
     monkeypatch.setenv("CI", "true")
     assert summarize("line 3.3, sqlite", results) == 1
     assert "nothing may be skipped under CI=true" in capsys.readouterr().out
