@@ -3,9 +3,10 @@ The upstream release lines this project builds, one folder each under ``lines/``
 
 A line is the kernel stable-queue's "queue" folder: ``lines/<name>/upstream.toml`` (the pinned sdists,
 the upstream-base files the series edits, the wheels' local label, the upstream test modules the series
-touches), ``lines/<name>/patches/`` (the series) and the files the series adds, at their monorepo
-paths. ``lines/lines.toml`` says which line is the default build and which one the upstream pull
-request comes from. Everything a line builds goes to ``build/<name>/`` and ``dist/<name>/``.
+touches), ``lines/<name>/patches/`` (the series) and
+``lines/<name>/added/`` (the files the series adds, at their monorepo paths below it).
+``lines/lines.toml`` says which line is the default build and which one the upstream pull request
+comes from. Everything a line builds goes to ``build/<name>/`` and ``dist/<name>/``.
 """
 
 from __future__ import annotations
@@ -50,6 +51,11 @@ class Line:
     @cached_property
     def config(self) -> dict:
         return tomllib.loads((self.folder / "upstream.toml").read_text())
+
+    @property
+    def added(self) -> Path:
+        """Where the files the series adds are kept, at their monorepo paths below it."""
+        return self.folder / "added"
 
     @property
     def tests(self) -> dict[str, UpstreamTests]:

@@ -59,7 +59,7 @@ def test_each_line_of_this_repository_holds_what_its_series_adds(line):
     for entry in entries:
         assert (line.patches / entry.patch).is_file()
         for path in entry.added_files:
-            assert (line.folder / path).is_file(), path
+            assert (line.added / path).is_file(), path
     assert set(line.tests) <= {"sdk", "core"}
 
 
