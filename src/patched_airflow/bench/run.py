@@ -74,7 +74,8 @@ def run_bench(
     shutil.rmtree(work, ignore_errors=True)
     (work / "logs").mkdir(parents=True)
     databases = Databases.choose(repo, work, backend)
-    runner = Runner(repo, venvs, work, databases, attempt_model(line))
+    release = Lines.load(repo).lines[line].release
+    runner = Runner(repo, venvs, work, databases, attempt_model(release.attempts_are_rows))
     started = time.monotonic()
     meta: dict[str, Any] = {
         "profile": profile.name,
