@@ -6,6 +6,7 @@
 #                                                with an "Origin: lines/A, <subject>" trailer; export B.
 #                                                On a conflict: resolve in work/B, git add,
 #                                                git cherry-pick --continue --no-edit, ./dev.sh export --line B
+#   ./dev.sh added-files                         rewrite lines/ADDED-FILES.md: each added file across lines
 set -euo pipefail
 source "$(dirname "$0")/scripts/bootstrap.sh"
 exec "${TOOL[@]}" "$@"

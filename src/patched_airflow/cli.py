@@ -65,6 +65,13 @@ def cmd_port(args: argparse.Namespace) -> int:
     return port_commit(REPO, lines.one(args.from_line), lines.one(args.to_line), args.commit)
 
 
+def cmd_added_files(args: argparse.Namespace) -> int:
+    from patched_airflow.build.crossline import write_report
+
+    print(f"wrote {write_report(REPO, list(Lines.load(REPO).lines.values())).relative_to(REPO)}")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="patched_airflow", description=__doc__)
     parser.add_argument("--uv", default=shutil.which("uv") or "uv", help="the uv executable")
@@ -134,6 +141,10 @@ def main(argv: list[str] | None = None) -> int:
     port.add_argument("--to", dest="to_line", required=True, metavar="LINE", help="the line it goes to")
     port.add_argument("commit", help="a commit of work/<from> (a sha, or e.g. HEAD)")
     port.set_defaults(func=cmd_port)
+    added = commands.add_parser(
+        "added-files", help="rewrite lines/ADDED-FILES.md: each added file across lines"
+    )
+    added.set_defaults(func=cmd_added_files)
     args = parser.parse_args(argv)
     try:
         return args.func(args)
