@@ -55,6 +55,8 @@ class Release:
     # The LocalExecutor reports the task of a worker process that died as failed itself, before the
     # task's heartbeat times out.
     local_executor_reports_dead_workers: bool
+    # Tasks have a task state store (``task_state_store`` in their context).
+    task_state_store: bool
     # The Execution API version the patched Task SDK reports (``API_VERSION`` of its generated client).
     execution_api_version: str
 

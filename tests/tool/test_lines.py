@@ -82,7 +82,7 @@ def test_a_line_may_resolve_a_few_distributions_as_of_a_later_day(tmp_path: Path
 
 RELEASE = (
     "\n[release]\nattempts_are_rows = true\ntask_process_groups = true\n"
-    'local_executor_reports_dead_workers = false\nexecution_api_version = "2026-11-22"\n'
+    'local_executor_reports_dead_workers = false\ntask_state_store = true\nexecution_api_version = "2026-11-22"\n'
 )
 
 
@@ -95,6 +95,7 @@ def test_a_line_states_what_its_release_is(tmp_path: Path):
         attempts_are_rows=True,
         task_process_groups=True,
         local_executor_reports_dead_workers=False,
+        task_state_store=True,
         execution_api_version="2026-11-22",
     )
     assert json.loads(release.as_env()["PATCHED_AIRFLOW_RELEASE"])["attempts_are_rows"] is True
