@@ -58,6 +58,20 @@ def cmd_export(args: argparse.Namespace) -> int:
     return export_workspace(REPO, Lines.load(REPO).one(args.line))
 
 
+def cmd_port(args: argparse.Namespace) -> int:
+    from patched_airflow.building.workspace import port_commit
+
+    lines = Lines.load(REPO)
+    return port_commit(REPO, lines.one(args.from_line), lines.one(args.to_line), args.commit)
+
+
+def cmd_added_files(args: argparse.Namespace) -> int:
+    from patched_airflow.building.crossline import write_report
+
+    print(f"wrote {write_report(REPO, list(Lines.load(REPO).lines.values())).relative_to(REPO)}")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="patched_airflow", description=__doc__)
     parser.add_argument("--uv", default=shutil.which("uv") or "uv", help="the uv executable")
@@ -118,6 +132,19 @@ def main(argv: list[str] | None = None) -> int:
     export = commands.add_parser("export", help="write work/<line>'s commits back to the line's folder")
     export.add_argument("--line", **one_line)
     export.set_defaults(func=cmd_export)
+    port = commands.add_parser(
+        "port", help="cherry-pick a commit of work/<from> onto work/<to> (Origin: trailer), export <to>"
+    )
+    port.add_argument(
+        "--from", dest="from_line", required=True, metavar="LINE", help="the line it comes from"
+    )
+    port.add_argument("--to", dest="to_line", required=True, metavar="LINE", help="the line it goes to")
+    port.add_argument("commit", help="a commit of work/<from> (a sha, or e.g. HEAD)")
+    port.set_defaults(func=cmd_port)
+    added = commands.add_parser(
+        "added-files", help="rewrite lines/ADDED-FILES.md: each added file across lines"
+    )
+    added.set_defaults(func=cmd_added_files)
     args = parser.parse_args(argv)
     try:
         return args.func(args)

@@ -16,13 +16,14 @@ IDENTITY = {
 PRISTINE_DATE = "2000-01-01T00:00:00+00:00"
 
 
-def run(cwd: Path, *args: str, env: dict[str, str] | None = None) -> str:
+def run(cwd: Path, *args: str, env: dict[str, str] | None = None, input: str | None = None) -> str:
     result = subprocess.run(
         ["git", *args],
         cwd=cwd,
         env={**os.environ, "GIT_CONFIG_NOSYSTEM": "1", **IDENTITY, **(env or {})},
         capture_output=True,
         text=True,
+        input=input,
     )
     if result.returncode != 0:
         raise subprocess.CalledProcessError(result.returncode, ["git", *args], result.stdout, result.stderr)

@@ -2,16 +2,18 @@
 The upstream release lines this project builds, one folder each under ``lines/``.
 
 A line is the kernel stable-queue's "queue" folder: ``lines/<name>/upstream.toml`` (the pinned sdists,
-the pinned upstream files the series edits that the sdists lack, the wheels' local label, the upstream
-test modules the series touches), ``lines/<name>/patches/`` (the series) and the files the series
-adds, at their monorepo paths. ``lines/lines.toml`` says which line is the default build and which one the upstream pull
-request comes from. Everything a line builds goes to ``build/<name>/`` and ``dist/<name>/``.
+the pinned upstream files the series edits that the sdists lack, the wheels' local label, the upstream test modules the series
+touches, what the release is), ``lines/<name>/patches/`` (the series) and
+``lines/<name>/added/`` (the files the series adds, at their monorepo paths below it).
+``lines/lines.toml`` says which line is the default build and which one the upstream pull request
+comes from. Everything a line builds goes to ``build/<name>/`` and ``dist/<name>/``.
 """
 
 from __future__ import annotations
 
+import json
 import sys
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from functools import cached_property
 from pathlib import Path
 
@@ -37,6 +39,50 @@ class UpstreamTests:
 
 
 @dataclass(frozen=True)
+class Release:
+    """
+    ``[release]`` of ``upstream.toml``: what the upstream release is, stated once instead of derived from
+    its version number. The tool reads it, and passes it to the deployment suites (``PATCHED_AIRFLOW_RELEASE``,
+    see ``as_env``) and the benchmark probes.
+    """
+
+    # Every try of a task instance is a task_instance row of its own (an attempt) that owns its XComs
+    # (xcom_v2); there is no task_instance_history. False: task_instance holds the latest try,
+    # task_instance_history the earlier ones, and XComs are keyed by (dag_id, task_id, run_id, map_index).
+    attempts_are_rows: bool
+    # The supervisor puts each task process in a process group of its own (apache/airflow#65505).
+    task_process_groups: bool
+    # The LocalExecutor reports the task of a worker process that died as failed itself, before the
+    # task's heartbeat times out.
+    local_executor_reports_dead_workers: bool
+    # Tasks have a task state store (``task_state_store`` in their context).
+    task_state_store: bool
+    # The Execution API version the patched Task SDK reports (``API_VERSION`` of its generated client).
+    execution_api_version: str
+
+    @classmethod
+    def parse(cls, table: object, where: str) -> Release:
+        """The ``[release]`` table; a missing, ill-typed or unknown key is an error naming file and key."""
+        if not isinstance(table, dict):
+            raise UpstreamError(f"{where}: no [release] table; add one (see lines/3.3/upstream.toml)")
+        values = {}
+        for name, kind in cls.__annotations__.items():
+            expected = {"bool": bool, "str": str}[kind]
+            if name not in table:
+                raise UpstreamError(f"{where}: [release] has no {name} (a {kind}); add it")
+            if not isinstance(table[name], expected):
+                raise UpstreamError(f"{where}: [release] {name} = {table[name]!r} is not a {kind}")
+            values[name] = table[name]
+        if unknown := sorted(set(table) - set(cls.__annotations__)):
+            raise UpstreamError(f"{where}: [release] has unknown keys {', '.join(unknown)}")
+        return cls(**values)
+
+    def as_env(self) -> dict[str, str]:
+        """The facts as one environment variable, for tests that run in a line's virtualenv."""
+        return {"PATCHED_AIRFLOW_RELEASE": json.dumps(asdict(self), sort_keys=True)}
+
+
+@dataclass(frozen=True)
 class Line:
     name: str
     folder: Path
@@ -50,6 +96,15 @@ class Line:
     @cached_property
     def config(self) -> dict:
         return tomllib.loads((self.folder / "upstream.toml").read_text())
+
+    @cached_property
+    def release(self) -> Release:
+        return Release.parse(self.config.get("release"), str(self.folder / "upstream.toml"))
+
+    @property
+    def added(self) -> Path:
+        """Where the files the series adds are kept, at their monorepo paths below it."""
+        return self.folder / "added"
 
     @property
     def tests(self) -> dict[str, UpstreamTests]:

@@ -5,20 +5,32 @@ intervals, the ``AIRFLOW__SECTION__OPTION`` environment) and the error the harne
 
 from __future__ import annotations
 
+import json
 import os
 import secrets
 import socket
 from typing import Any
 
 TERMINAL_TI_STATES = {"success", "failed", "skipped", "upstream_failed", "removed"}
-# The line under test (``./test.sh`` sets it). From 3.4 every try is a task_instance row of its own
-# and XComs belong to one attempt: a try that fails with retries left is archived at once, and its
-# successor (the next try, no XComs yet) is the task instance that waits as up_for_retry.
-LINE = tuple(int(part) for part in os.environ.get("PATCHED_AIRFLOW_LINE", "3.3").split("."))
-ATTEMPTS_ARE_ROWS = LINE >= (3, 4)
-# From 3.3 the supervisor puts each task process in a process group of its own (apache/airflow#65505)
-# and executors retitle it "airflow supervisor: ..."; before, it stays in its worker's group.
-TASK_PROCESS_GROUPS = LINE >= (3, 3)
+# What the release under test is: the line's upstream.toml [release], which ./test.sh passes as JSON
+# (the tool's loader checks it once; the virtualenv's python need not parse TOML).
+_RELEASE_ENV = "PATCHED_AIRFLOW_RELEASE"
+if _RELEASE_ENV not in os.environ:
+    raise RuntimeError(
+        f"{_RELEASE_ENV} is not set: run the deployment suites through ./test.sh --line LINE --suite ..., "
+        "which passes the line's [release] facts (lines/<line>/upstream.toml)"
+    )
+RELEASE = json.loads(os.environ[_RELEASE_ENV])
+# Every try is a task_instance row of its own and XComs belong to one attempt: a try that fails with
+# retries left is archived at once, and its successor (the next try, no XComs yet) is the task
+# instance that waits as up_for_retry (3.4).
+ATTEMPTS_ARE_ROWS: bool = RELEASE["attempts_are_rows"]
+# The supervisor puts each task process in a process group of its own (apache/airflow#65505) and
+# executors retitle it "airflow supervisor: ..."; else it stays in its worker's group (3.1, 3.2).
+TASK_PROCESS_GROUPS: bool = RELEASE["task_process_groups"]
+# The LocalExecutor notices its dead worker process and fails the task itself, before any heartbeat
+# times out (3.4); else the heartbeat timeout fails it.
+LOCAL_EXECUTOR_REPORTS_DEAD_WORKERS: bool = RELEASE["local_executor_reports_dead_workers"]
 TERMINAL_RUN_STATES = {"success", "failed"}
 # Seconds an SQLite writer waits for the lock (pysqlite's default is 5); see _sqlite_busy_timeout.
 SQLITE_BUSY_TIMEOUT = 60

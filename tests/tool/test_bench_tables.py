@@ -12,7 +12,6 @@ import pytest
 
 from patched_airflow.bench.probes.tables import (
     ATTEMPT_ROWS,
-    LINES,
     MODELS,
     REQUEUE,
     TRIES,
@@ -20,6 +19,7 @@ from patched_airflow.bench.probes.tables import (
     XCOMS,
     attempt_model,
 )
+from patched_airflow.lines import REPO, Lines
 
 TRY = "(id TEXT, dag_id TEXT, task_id TEXT, try_number INT, state TEXT, start_date TEXT, end_date TEXT)"
 SCHEMAS = {
@@ -69,9 +69,9 @@ def test_statements_read_every_try_and_its_xcoms(model):
     assert db.execute("SELECT state FROM task_instance WHERE id = ?", (current,)).fetchone() == ("queued",)
 
 
-def test_lines_and_their_models():
-    assert attempt_model("3.3") == TRY_HISTORY
-    assert attempt_model("3.4") == ATTEMPT_ROWS
-    assert set(LINES.values()) <= set(MODELS)
-    with pytest.raises(ValueError, match="add it to LINES"):
-        attempt_model("9.9")
+def test_a_release_fact_picks_the_model():
+    assert attempt_model(attempts_are_rows=False) == TRY_HISTORY
+    assert attempt_model(attempts_are_rows=True) == ATTEMPT_ROWS
+    assert {attempt_model(line.release.attempts_are_rows) for line in Lines.load(REPO).lines.values()} <= set(
+        MODELS
+    )

@@ -65,7 +65,8 @@ def test_export_then_apply_reproduces_the_commits(tmp_path: Path, repo: Path):
     entries = export_series(work, repo)
 
     assert [e.added_files for e in entries] == [["pkg/new.py"], [], ["tests/test_new.py"]]
-    assert (repo / "pkg" / "new.py").read_text() == "NEW = True\n"
+    assert (repo / "added" / "pkg" / "new.py").read_text() == "NEW = True\n"
+    assert not (repo / "pkg").exists(), "added files are kept apart from the line's metadata"
     first_patch = (repo / "patches" / entries[0].patch).read_text()
     assert "pkg/module.py" in first_patch
     assert "pkg/new.py" not in first_patch, "added files live as plain files, not in the patch"
@@ -130,5 +131,5 @@ def test_apply_names_a_missing_added_file(tmp_path: Path, repo: Path):
         "From: A <a@example.com>\nDate: Sat, 1 Jan 2000 00:00:00 +0000\nSubject: [PATCH] Empty\n\n"
     )
     write_series(repo / "patches", [Entry("0001-empty.patch", ["pkg/missing.py"])])
-    with pytest.raises(SeriesError, match="pkg/missing.py, which does not exist"):
+    with pytest.raises(SeriesError, match="pkg/missing.py, which is not in .*added; put the file there"):
         apply_series(fresh, repo)

@@ -34,7 +34,6 @@ from patched_airflow.bench.measure import (
     measure_stack,
     measure_ti_run,
 )
-from patched_airflow.bench.probes.tables import attempt_model
 from patched_airflow.bench.profiles import FULL, QUICK, Profile
 from patched_airflow.bench.render import doc_files, render, write_doc
 from patched_airflow.bench.runner import (
@@ -74,7 +73,7 @@ def run_bench(
     shutil.rmtree(work, ignore_errors=True)
     (work / "logs").mkdir(parents=True)
     databases = Databases.choose(repo, work, backend)
-    runner = Runner(repo, venvs, work, databases, attempt_model(line))
+    runner = Runner(repo, venvs, work, databases, Lines.load(repo).lines[line].release)
     started = time.monotonic()
     meta: dict[str, Any] = {
         "profile": profile.name,

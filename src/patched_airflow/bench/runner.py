@@ -2,7 +2,9 @@
 
 A probe gets its arguments as one JSON argument and prints JSON; its stderr goes to
 ``build/bench/<line>/<profile>/logs/``. Every probe also gets ``attempt_model``: how the line's tables
-record the tries of a task (``probes/tables.py``), for the probes that read them with SQL.
+record the tries of a task (``probes/tables.py``, from the line's ``[release]``), for the probes that
+read them with SQL; and the ``[release]`` facts themselves in ``PATCHED_AIRFLOW_RELEASE``, as the
+deployment suites do, for ``stack_run.py``'s harness (``tests/stack``).
 """
 
 from __future__ import annotations
@@ -19,6 +21,8 @@ from pathlib import Path
 from typing import Any
 
 from patched_airflow.bench.databases import Databases
+from patched_airflow.bench.probes.tables import attempt_model
+from patched_airflow.lines import Release
 
 PROBES = Path(__file__).parent / "probes"
 VARIANTS = ("vanilla", "patched")
@@ -35,13 +39,14 @@ def interleaved(rounds: int) -> list[tuple[str, str]]:
 
 class Runner:
     def __init__(
-        self, repo: Path, venvs: dict[str, Path], work: Path, databases: Databases, attempt_model: str
+        self, repo: Path, venvs: dict[str, Path], work: Path, databases: Databases, release: Release
     ):
         self.repo = repo
         self.venvs = venvs
         self.work = work
         self.databases = databases
-        self.attempt_model = attempt_model
+        self.release = release
+        self.attempt_model = attempt_model(release.attempts_are_rows)
         self.env = {
             key: value
             for key, value in os.environ.items()
@@ -52,6 +57,7 @@ class Runner:
                 "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
                 "AIRFLOW__CORE__UNIT_TEST_MODE": "False",
                 "PYTHONUNBUFFERED": "1",
+                **release.as_env(),
             }
         )
         self._count = 0

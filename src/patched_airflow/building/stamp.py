@@ -20,7 +20,7 @@ def inputs_digest(repo: Path, line: Line, missing: list[str] | None = None) -> s
     digest = hashlib.sha256()
     files = [line.folder / "upstream.toml", line.patches / "series"]
     files += sorted(line.patches.glob("*.patch"))
-    files += [line.folder / path for entry in read_series(line.patches) for path in entry.added_files]
+    files += [line.added / path for entry in read_series(line.patches) for path in entry.added_files]
     files += sorted((repo / "src" / "patched_airflow").rglob("*.py"))
     for path in files:
         digest.update(str(path.relative_to(repo)).encode())

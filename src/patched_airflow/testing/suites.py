@@ -194,6 +194,8 @@ def run_suites(
             "AIRFLOW__CORE__UNIT_TEST_MODE": "true",
             "PYTHONPATH": str(harness),
             "PATCHED_AIRFLOW_LINE": line.name,
+            # The line's [release] facts, for the deployment suites (tests/stack/stack_config.py).
+            **line.release.as_env(),
             "PATCHED_AIRFLOW_VENV": str(venv),
             "VANILLA_AIRFLOW_VENV": str(line.vanilla_venv),
             "PATCHED_PYTHON": str(venv / "bin" / "python"),

@@ -19,7 +19,7 @@ from typing import Any
 
 from processes import command_line, parent_pid
 from stack import AirflowStack
-from stack_config import LINE, TASK_PROCESS_GROUPS
+from stack_config import LOCAL_EXECUTOR_REPORTS_DEAD_WORKERS, TASK_PROCESS_GROUPS
 
 KILL_AFTER = 3  # checkpoints try 1 pushes before the kill
 STEPS = 40  # dags/faults_checkpoint.py
@@ -148,7 +148,7 @@ def test_killed_worker_and_task_process(stack, capsys):
     # LocalExecutor notices its dead worker process and reports the failure itself, before any
     # heartbeat times out (an executor-reported failure). The task process's was failed by its
     # supervisor, with no heartbeat timeout.
-    timed_out = 0 if LINE >= (3, 4) else 1
+    timed_out = 0 if LOCAL_EXECUTOR_REPORTS_DEAD_WORKERS else 1
     assert (
         heartbeat_timeouts(stack, "faults_worker_killed", runs["faults_worker_killed"], "flagged")
         == timed_out

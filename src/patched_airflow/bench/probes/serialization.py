@@ -13,6 +13,7 @@ time of each ``to_dict`` call.
 from __future__ import annotations
 
 import hashlib
+import inspect
 import json
 import os
 import sys
@@ -72,9 +73,16 @@ def dag_file(tasks: int, flagged: bool) -> str:
 def main() -> int:
     args = arguments()
     channel = private_stdout()
-    from airflow.dag_processing.dagbag import DagBag
     from airflow.models.serialized_dag import SerializedDagModel
-    from airflow.serialization.serialized_objects import DagSerialization
+
+    try:
+        from airflow.dag_processing.dagbag import DagBag
+        from airflow.serialization.serialized_objects import DagSerialization
+    except ImportError:  # Airflow 3.1: the DagBag is a model, and SerializedDAG serializes a Dag
+        from airflow.models.dagbag import DagBag  # type: ignore[no-redef]
+        from airflow.serialization.serialized_objects import (  # type: ignore[no-redef]
+            SerializedDAG as DagSerialization,
+        )
 
     tasks, flagged = args.get("tasks", 1000), args.get("flagged", False)
     # The same folder for every installation: the file's path is part of the serialized data.
@@ -85,7 +93,9 @@ def main() -> int:
         scratch = folder / f".bench_serialization.{os.getpid()}"
         scratch.write_text(text)
         scratch.replace(path)
-    bag = DagBag(dag_folder=folder, bundle_path=folder, bundle_name="bench")
+    # Airflow 3.1's DagBag takes no bundle name.
+    named = {"bundle_name": "bench"} if "bundle_name" in inspect.signature(DagBag).parameters else {}
+    bag = DagBag(dag_folder=folder, bundle_path=folder, **named)
     if bag.import_errors:
         raise SystemExit(f"import errors: {bag.import_errors}")
     dag = bag.dags["bench_serialization"]

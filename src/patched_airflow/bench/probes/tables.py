@@ -5,15 +5,16 @@ Plain SQL where importing Airflow's models would cost seconds (``recovery.py`` r
 ``airflow dags test``) or would be measured (``ti_run.py`` puts the task instance back between calls).
 The tables differ between lines:
 
-* ``try-history`` (3.3 and before): ``task_instance`` holds the latest try of a task instance and
+* ``try-history`` (3.1 to 3.3): ``task_instance`` holds the latest try of a task instance and
   ``task_instance_history`` the earlier ones, all under one id; ``xcom`` is keyed by (dag_id, task_id,
   run_id, map_index).
 * ``attempt-rows`` (3.4): every try is its own ``task_instance`` row with its own id (the earlier ones
   archived: ``working_set`` NULL); there is no ``task_instance_history``; XComs are in ``xcom_v2``,
   keyed by the attempt's id (``xcom_v1`` keeps values from before 3.4).
 
-The driver imports this module (``patched_airflow.bench.probes.tables``) to pick the line's model and
-passes it to every probe as ``attempt_model``; the probes import it from their folder. Pure Python:
+The driver imports this module (``patched_airflow.bench.probes.tables``) to pick the line's model from
+its release fact (``attempts_are_rows`` of the line's ``upstream.toml`` ``[release]``) and passes it to
+every probe as ``attempt_model``; the probes import it from their folder. Pure Python:
 no Airflow, no SQLAlchemy.
 """
 
@@ -21,9 +22,6 @@ from __future__ import annotations
 
 TRY_HISTORY = "try-history"
 ATTEMPT_ROWS = "attempt-rows"
-
-# Which model each line's tables follow. A new line says here which one it has (or adds its own).
-LINES = {"3.3": TRY_HISTORY, "3.4": ATTEMPT_ROWS}
 
 _TRY_COLUMNS = "task_id, try_number, state, start_date, end_date"
 
@@ -56,12 +54,6 @@ REQUEUE = {
 MODELS = (TRY_HISTORY, ATTEMPT_ROWS)
 
 
-def attempt_model(line: str) -> str:
-    """The model of the line's tables; an unknown line is an error saying where to add it."""
-    try:
-        return LINES[line]
-    except KeyError:
-        raise ValueError(
-            f"./bench.sh does not know how the {line} line's tables record tries: add it to LINES in "
-            f"{__file__} ({', '.join(MODELS)})"
-        ) from None
+def attempt_model(attempts_are_rows: bool) -> str:
+    """The model of a release's tables, from its ``[release] attempts_are_rows`` fact."""
+    return ATTEMPT_ROWS if attempts_are_rows else TRY_HISTORY

@@ -49,8 +49,15 @@ def write_dag(dag_id: str, flagged: bool, session):
     from airflow.models.serialized_dag import SerializedDagModel
     from airflow.providers.standard.operators.python import PythonOperator
     from airflow.sdk import DAG
-    from airflow.serialization.definitions.dag import SerializedDAG
-    from airflow.serialization.serialized_objects import DagSerialization, LazyDeserializedDAG
+    from airflow.serialization.serialized_objects import LazyDeserializedDAG
+
+    try:
+        from airflow.serialization.definitions.dag import SerializedDAG
+        from airflow.serialization.serialized_objects import DagSerialization
+    except ImportError:  # Airflow 3.1: one SerializedDAG serializes a Dag and writes it to the database
+        from airflow.serialization.serialized_objects import SerializedDAG  # type: ignore[no-redef]
+
+        DagSerialization = SerializedDAG  # type: ignore[misc]
 
     kwargs = {"persist_xcom_through_retry": True} if flagged else {}
     with DAG(dag_id, schedule=None, start_date=START) as dag:
