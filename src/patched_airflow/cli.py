@@ -7,9 +7,9 @@ import shutil
 import subprocess
 import sys
 
-from patched_airflow.building.pins import UpstreamError
 from patched_airflow.building.series import SeriesError
 from patched_airflow.lines import REPO, Lines
+from patched_airflow.pins import UpstreamError
 from patched_airflow.testing.suites import SUITES
 
 

@@ -22,7 +22,7 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover
     import tomli as tomllib
 
-from patched_airflow.building.pins import Pins, UpstreamError
+from patched_airflow.pins import Pins, UpstreamError
 
 # This repository's root.
 REPO = Path(__file__).resolve().parents[2]

@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 
 from patched_airflow.building.fetch import fetch_upstream_file, obtain_upstream_files, upstream_mirror
-from patched_airflow.building.pins import Pins, UpstreamError, UpstreamFile
 from patched_airflow.building.series import apply_series
+from patched_airflow.pins import Pins, UpstreamError, UpstreamFile
 
 REPO = Path(__file__).resolve().parents[2]
 COMMIT = "0" * 40

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from patched_airflow.building.pins import UpstreamError
 from patched_airflow.building.series import read_series
 from patched_airflow.lines import Lines, Release
+from patched_airflow.pins import UpstreamError
 
 REPO = Path(__file__).resolve().parents[2]
 

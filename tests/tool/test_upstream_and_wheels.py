@@ -11,8 +11,8 @@ import pytest
 
 from patched_airflow.building.assemble import _extract_sdist
 from patched_airflow.building.fetch import fetch_sdist
-from patched_airflow.building.pins import Pins, Sdist, UpstreamError
 from patched_airflow.building.wheels import VERSION_FILES, pin_patched_dependency, stamp_local_version
+from patched_airflow.pins import Pins, Sdist, UpstreamError
 
 REPO = Path(__file__).resolve().parents[2]
 

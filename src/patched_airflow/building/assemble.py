@@ -8,9 +8,9 @@ from pathlib import Path
 
 from patched_airflow import git
 from patched_airflow.building.fetch import Missing, describe_missing, fetch_sdist, obtain_upstream_files
-from patched_airflow.building.pins import Pins, UpstreamError
 from patched_airflow.building.series import apply_series
 from patched_airflow.lines import Line
+from patched_airflow.pins import Pins, UpstreamError
 
 
 def assemble_pristine(

@@ -13,7 +13,7 @@ import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
-from patched_airflow.building.pins import Sdist, UpstreamError, UpstreamFile
+from patched_airflow.pins import Sdist, UpstreamError, UpstreamFile
 
 
 def sha256_of(path: Path) -> str:

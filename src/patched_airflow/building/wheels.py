@@ -7,7 +7,7 @@ import shutil
 import subprocess
 from pathlib import Path
 
-from patched_airflow.building.pins import Pins
+from patched_airflow.pins import Pins
 
 # Where each distribution keeps its version, relative to its monorepo directory.
 # PKG-INFO counts too: hatchling reads the version from it when building from an unpacked sdist.
