@@ -26,14 +26,10 @@ def sha256_of(path: Path) -> str:
 
 def fetch_sdist(sdist: Sdist, cache: Path) -> Path:
     """Return the verified sdist from ``cache``, downloading it first if needed."""
-    cache.mkdir(parents=True, exist_ok=True)
     target = cache / sdist.filename
     if not target.exists():
         print(f"Downloading {sdist.filename}", flush=True)
-        partial = target.with_suffix(".part")
-        with urllib.request.urlopen(sdist.url, timeout=120) as response, partial.open("wb") as out:
-            shutil.copyfileobj(response, out)
-        partial.rename(target)
+        _download(sdist.url, target, "", timeout=120)
     actual = sha256_of(target)
     if actual != sdist.sha256:
         target.unlink()
@@ -98,11 +94,12 @@ def fetch_upstream_file(file: UpstreamFile, mirror: Path | None, cache: Path) ->
     return target
 
 
-def _download(url: str, target: Path, where: str) -> None:
+def _download(url: str, target: Path, where: str, timeout: int = 60) -> None:
+    """Download ``url`` to ``target`` through a ``.part`` file; a failure raises ``UpstreamUnavailable``."""
     target.parent.mkdir(parents=True, exist_ok=True)
     partial = target.with_name(target.name + ".part")
     try:
-        with urllib.request.urlopen(url, timeout=60) as response, partial.open("wb") as out:
+        with urllib.request.urlopen(url, timeout=timeout) as response, partial.open("wb") as out:
             shutil.copyfileobj(response, out)
     except urllib.error.HTTPError as e:
         partial.unlink(missing_ok=True)

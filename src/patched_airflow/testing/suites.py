@@ -63,16 +63,13 @@ def files_read(suite: Suite, line: Line, missing: list[str]) -> list[str]:
         return [
             p for p in missing if any(p == root or p.startswith(root.rstrip("/") + "/") for root in roots)
         ]
-    return [
-        p
-        for p in missing
-        if suite.reads_tree == "all"
-        or suite.reads_tree == "py"
-        and p.endswith(".py")
-        or suite.reads_tree == "src"
-        and p.endswith(".py")
-        and "/src/" in p
-    ]
+    reads = {
+        "": lambda path: False,
+        "all": lambda path: True,
+        "py": lambda path: path.endswith(".py"),
+        "src": lambda path: path.endswith(".py") and "/src/" in path,
+    }[suite.reads_tree]
+    return [p for p in missing if reads(p)]
 
 
 SUITES = [
