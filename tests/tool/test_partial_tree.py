@@ -9,7 +9,8 @@ import pytest
 
 from patched_airflow.building.stamp import inputs_digest, read_missing, write_missing
 from patched_airflow.lines import Lines
-from patched_airflow.testing.suites import SUITES, files_read, summarize
+from patched_airflow.testing.suites import SUITES, files_read
+from patched_airflow.testing.summary import Result, summarize
 
 REPO = Path(__file__).resolve().parents[2]
 DOCS = "airflow-core/docs/core-concepts/xcoms.rst"
@@ -47,10 +48,14 @@ def test_which_suites_read_which_missing_files():
 
 def test_a_skipped_suite_is_not_passed(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch):
     monkeypatch.delenv("CI", raising=False)
-    results = [("tool", 0, 1.0, ""), ("upstream-pr", None, 0.0, "the built tree lacks x")]
+    results = [
+        Result("tool", 0, 1.0, counts={"passed": 3}),
+        Result("upstream-pr", None, reason="the built tree lacks x"),
+    ]
     assert summarize("line 3.3, sqlite", results) == 0
     out = capsys.readouterr().out
-    assert re.search(r"upstream-pr +skipped \(the built tree lacks x\)", out) and out.count("passed") == 1
+    assert re.search(r"upstream-pr +skipped \(the built tree lacks x\)  0s$", out, re.M)
+    assert re.search(r"tool +passed: 3 passed  1s$", out, re.M)
     monkeypatch.setenv("CI", "true")
     assert summarize("line 3.3, sqlite", results) == 1
     assert "nothing may be skipped under CI=true" in capsys.readouterr().out

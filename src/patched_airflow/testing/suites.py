@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import subprocess
 import sys
 import tempfile
 import time
@@ -27,13 +26,14 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from patched_airflow.backends import BackendUnavailable, database_url, ensure_available
+from patched_airflow.backends import database_url, ensure_available
 from patched_airflow.building.fetch import obtain_upstream_files
 from patched_airflow.building.stamp import read_missing
 from patched_airflow.lines import Line, UpstreamTests
 from patched_airflow.testing.image import check_image
 from patched_airflow.testing.lint import lint_series
 from patched_airflow.testing.prcheck import check_upstream_pr
+from patched_airflow.testing.summary import Result, run_pytest
 from patched_airflow.testing.supervisor_schema import check_supervisor_schema
 from patched_airflow.testing.typecheck import typecheck_series
 
@@ -52,6 +52,12 @@ class Suite:
     # pristine tree afresh, so it needs the files now), "py" its Python files, "src" the
     # Python files under */src/, "paths" its upstream test paths.
     reads_tree: str = ""
+    # The services it needs beside the metadata database (backends.SERVICES), checked before it runs.
+    services: tuple[str, ...] = ()
+
+    def needs(self, backend: str) -> tuple[str, ...]:
+        """The services it needs on ``backend``: PostgreSQL's server if it uses the database there."""
+        return (("postgres",) if backend == "postgres" and self.uses_database else ()) + self.services
 
 
 def files_read(suite: Suite, line: Line, missing: list[str]) -> list[str]:
@@ -95,7 +101,7 @@ SUITES = [
     Suite("e2e", "e2e", "repo:.", ["tests/e2e"]),
     Suite("contract", "e2e", "repo:.", ["tests/stack/contract"]),
     Suite("faults", "e2e", "repo:.", ["tests/stack/faults"]),
-    Suite("celery", "e2e", "repo:.", ["tests/stack/celery"]),
+    Suite("celery", "e2e", "repo:.", ["tests/stack/celery"], services=("redis",)),
     Suite("xcom-backends", "e2e", "repo:.", ["tests/stack/xcom_backends"]),
     Suite("rollout", "e2e", "repo:.", ["tests/stack/rollout"]),
     # Lines with an [upgrade] from_line only: a deployment moved from that line's build to this one's.
@@ -154,20 +160,38 @@ def compat_harness(repo: Path, line: Line) -> Path:
     return harness
 
 
+def select_suites(
+    backend: str, test_type: str, only: list[str] | None, wheels: str, default_line: bool
+) -> list[Suite]:
+    """The suites a line's run takes, before its build: of the test type, named, for the backend."""
+    chosen = []
+    for suite in SUITES:
+        if test_type != "all" and suite.kind != test_type:
+            continue
+        if only and suite.name not in only:
+            continue
+        if wheels == "vanilla" and suite.python == "tools":
+            continue
+        if not suite.every_line and not default_line:
+            continue
+        if backend != "sqlite" and not suite.uses_database:
+            print(f"\n=== {suite.name}: does not use the metadata database; it runs with --backend sqlite")
+            continue
+        chosen.append(suite)
+    return chosen
+
+
 def run_suites(
     repo: Path,
     line: Line,
     venv: Path,
     backend: str,
-    test_type: str,
+    suites: list[Suite],
     pytest_args: list[str],
-    wheels: str = "patched",
     uv: str = "uv",
-    only: list[str] | None = None,
-    default_line: bool = True,
     upgrade_from: Path | None = None,
-) -> int:
-    """Run the suites for one line against ``venv`` (its patched, or its vanilla, virtualenv)."""
+) -> list[Result]:
+    """Run ``suites`` for one line against ``venv`` (its patched, or its vanilla, virtualenv)."""
     harness = compat_harness(repo, line)
     test_tree = line.build / "testtree"
     if test_tree.exists():
@@ -175,15 +199,10 @@ def run_suites(
     shutil.copytree(line.tree, test_tree, ignore=shutil.ignore_patterns(".git"))
     shutil.copytree(harness / "overlay", test_tree, dirs_exist_ok=True)
 
-    # (suite, exit code or None when skipped, seconds, why it was skipped)
-    results: list[tuple[str, int | None, float, str]] = []
+    results: list[Result] = []
     missing = read_missing(line)
     with tempfile.TemporaryDirectory(prefix="airflow-tests-") as home:
-        try:
-            print(f"Backend {backend}: {ensure_available(backend)}")
-        except BackendUnavailable as e:
-            print(f"SKIPPED: the {backend} backend is not available: {e}")
-            return 0
+        print(f"Backend {backend}: {ensure_available(backend)}")
         env = {
             **os.environ,
             "AIRFLOW_HOME": home,
@@ -202,23 +221,10 @@ def run_suites(
             "PATCHED_AIRFLOW_REPO": str(repo),
             "PATCHED_AIRFLOW_BACKEND": backend,
         }
-        for suite in SUITES:
-            if test_type != "all" and suite.kind != test_type:
-                continue
-            if only and suite.name not in only:
-                continue
-            if wheels == "vanilla" and suite.python == "tools":
-                continue
-            if not suite.every_line and not default_line:
-                continue
+        for suite in suites:
             if suite.name == "upgrade" and upgrade_from is None:
                 print(
                     f"\n=== upgrade: no earlier line to upgrade the {line.name} line from (none named, or vanilla)"
-                )
-                continue
-            if backend != "sqlite" and not suite.uses_database:
-                print(
-                    f"\n=== {suite.name}: does not use the metadata database; it runs with --backend sqlite"
                 )
                 continue
             lacks = missing
@@ -231,56 +237,27 @@ def run_suites(
                     "or set AIRFLOW_UPSTREAM_BASE, and build again"
                 )
                 print(f"\n=== {suite.name}: SKIPPED: {reason}")
-                results.append((suite.name, None, 0.0, reason))
+                results.append(Result(suite.name, None, reason=reason))
                 continue
             if suite.name in CHECKS:
                 title, check = CHECKS[suite.name]
                 print(f"\n=== {suite.name}: {title}", flush=True)
                 started = time.monotonic()
                 code = check(repo, line, uv)
-                results.append((suite.name, code, time.monotonic() - started, ""))
+                results.append(Result(suite.name, code, time.monotonic() - started))
                 continue
             cwd = repo / suite.rootdir[5:] if suite.rootdir.startswith("repo:") else test_tree / suite.rootdir
             python = sys.executable if suite.python == "tools" else str(venv / "bin" / "python")
             upstream = line.tests.get(suite.name, UpstreamTests(suite.paths))
-            command = [
-                python,
-                "-m",
-                "pytest",
-                "-p",
-                "no:cacheprovider",
-                "--rootdir",
-                str(cwd),
-                *upstream.paths,
-            ]
+            # This repository's own suites say why each skipped test was skipped.
+            args = ["-p", "no:cacheprovider", *(["-rs"] if suite.rootdir.startswith("repo:") else [])]
+            args += ["--rootdir", str(cwd), *upstream.paths]
             print(f"\n=== {suite.name} ({line.name}, {backend}): {' '.join(upstream.paths)}", flush=True)
             env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"] = database_url(
                 backend, Path(home), f"{suite.name}_{line.name.replace('.', '_')}"
             )
             for test_id, reason in upstream.deselect.items():
                 print(f"    deselected upstream test {test_id}: {reason}")
-                command += ["--deselect", test_id]
-            started = time.monotonic()
-            code = subprocess.run([*command, *pytest_args], cwd=cwd, env=env).returncode
-            results.append((suite.name, code, time.monotonic() - started, ""))
-    return summarize(f"line {line.name}, {backend}", results)
-
-
-def summarize(title: str, results: list[tuple[str, int | None, float, str]]) -> int:
-    """
-    Print the summary; the exit status: 0 if every suite passed. A skipped suite does not count as
-    passed; it does not fail the run either, except under ``CI=true``, where nothing may be skipped.
-    """
-    strict = os.environ.get("CI") == "true"
-    print(f"\n=== Summary: {title}")
-    for name, code, seconds, reason in results:
-        if code is None:
-            status = f"skipped ({reason})" + (
-                ": FAILED, nothing may be skipped under CI=true" if strict else ""
-            )
-        else:
-            status = "passed" if code == 0 else f"FAILED (pytest exit {code})"
-        print(f"  {name:<13} {status}  {seconds:.0f}s")
-    ran = [code for _, code, _, _ in results if code is not None]
-    failed = any(code != 0 for code in ran) or strict and len(ran) < len(results)
-    return 0 if results and not failed else 1
+                args += ["--deselect", test_id]
+            results.append(run_pytest(suite.name, python, [*args, *pytest_args], cwd, env))
+    return results
