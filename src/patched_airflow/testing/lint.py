@@ -10,6 +10,7 @@ from collections import Counter
 from pathlib import Path
 
 from patched_airflow import git
+from patched_airflow.testing.tool_run import ToolFailed, output_tail, require_ran
 
 LICENSE_MARKER = "Licensed to the Apache Software Foundation (ASF)"
 # The per-distribution settings that extend upstream's root pyproject.toml.
@@ -17,7 +18,11 @@ RUFF_CONFIGS = ("airflow-core/pyproject.toml", "task-sdk/pyproject.toml")
 
 
 def _ruff_errors(ruff: str, root: Path, files: list[str]) -> Counter[tuple[str, str, str]]:
-    """``ruff check`` errors in ``files`` under ``root``, as (file, code, message): lines shift."""
+    """
+    ``ruff check`` errors in ``files`` under ``root``, as (file, code, message): lines shift. Nothing
+    for no files (a release's own copies, when the series only adds). ToolFailed when ruff does not
+    run to the end (exit 2: a bad setting, a crash), or writes no JSON list of errors.
+    """
     if not files:
         return Counter()
     result = subprocess.run(
@@ -26,9 +31,18 @@ def _ruff_errors(ruff: str, root: Path, files: list[str]) -> Counter[tuple[str, 
         capture_output=True,
         text=True,
     )
+    require_ran("ruff check", result)
+    try:
+        errors = json.loads(result.stdout)
+    except json.JSONDecodeError:
+        errors = None
+    if not isinstance(errors, list) or result.returncode == 1 and not errors:
+        raise ToolFailed(
+            f"ruff check (exit {result.returncode}) wrote no JSON list of errors{output_tail(result)}"
+        )
     return Counter(
         (str(Path(error["filename"]).relative_to(root.resolve())), error["code"], error["message"])
-        for error in json.loads(result.stdout or "[]")
+        for error in errors
     )
 
 
@@ -71,13 +85,28 @@ def lint_series(tree: Path, repo: Path, ruff: str) -> int:
     shutil.copy2(repo / "lint" / "upstream-ruff.toml", tree / "pyproject.toml")
     failures = 0
     print(f"ruff check + format --check of {len(changed)} files the series touches")
-    failures += _ruff_check_new_errors(tree, ruff, changed, added)
-    failures += subprocess.run([ruff, "format", "--check", "--no-cache", *changed], cwd=tree).returncode != 0
+    if not changed:
+        print(f"  FAILED: the series touches no Python file of {tree}: nothing to lint")
+        return 1
+    try:
+        failures += _ruff_check_new_errors(tree, ruff, changed, added)
+    except ToolFailed as e:
+        print(f"  FAILED: {e}")
+        failures += 1
+    failures += _ran(tree, [ruff, "format", "--check", "--no-cache", *changed])
     for path in added:
         if LICENSE_MARKER not in (tree / path).read_text()[:1000]:
             print(f"{path}: missing the Apache license header")
             failures += 1
     print("ruff check + format --check of this repository's own code (its pyproject.toml settings)")
     for command in ([ruff, "check", "--no-cache", "."], [ruff, "format", "--check", "--no-cache", "."]):
-        failures += subprocess.run(command, cwd=repo).returncode != 0
+        failures += _ran(repo, command)
     return 1 if failures else 0
+
+
+def _ran(cwd: Path, command: list[str]) -> int:
+    """Run a ruff command whose report goes to the terminal; 1 if it failed, saying so if it did not run to the end."""
+    code = subprocess.run(command, cwd=cwd).returncode
+    if code not in (0, 1):
+        print(f"  FAILED: ruff {command[1]} did not run to the end (exit {code})")
+    return 1 if code else 0
