@@ -18,13 +18,15 @@
 The scheduler fails a running task instance and creates its next try.
 
 Each path sends a task callback first, through the ``DatabaseCallbackSink`` the scheduler gives its
-executors, whose ``provide_session`` commits and closes the scheduler's thread-local session and so
-detaches the task instance before it is failed.
+executors. The callback must join the scheduler's transaction: a sink that commits and closes the
+scheduler's thread-local session releases its row locks and detaches the task instance before it is
+failed.
 """
 
 from __future__ import annotations
 
 from datetime import timedelta
+from unittest import mock
 
 import pytest
 from sqlalchemy import func, select
@@ -139,3 +141,50 @@ def test_executor_reported_failure_creates_next_try(running_ti, executor, sessio
         (2, TaskInstanceState.UP_FOR_RETRY, True),
     ]
     assert _callbacks(session) == 1
+
+
+@pytest.fixture
+def scheduler_session_spy(session):
+    """Record commits and closes of the scheduler's session, which is the test's thread-local one."""
+    with (
+        mock.patch.object(session, "commit", wraps=session.commit) as commit,
+        mock.patch.object(session, "close", wraps=session.close) as close,
+    ):
+        yield commit, close
+
+
+def test_heartbeat_timeout_callback_joins_the_schedulers_transaction(
+    running_ti, executor, session, scheduler_session_spy
+):
+    runner = SchedulerJobRunner(job=session.get(Job, running_ti.queued_by_job_id), executors=[executor])
+    task_instances = runner._find_task_instances_without_heartbeats(session=session)
+    assert task_instances
+
+    runner._purge_task_instances_without_heartbeats(task_instances, session=session)
+
+    commit, close = scheduler_session_spy
+    commit.assert_not_called()
+    close.assert_not_called()
+    session.rollback()
+    assert _attempts(session) == [(1, TaskInstanceState.RUNNING, True)]
+    assert _callbacks(session) == 0
+
+
+def test_executor_event_callback_joins_the_schedulers_transaction(
+    running_ti, executor, session, scheduler_session_spy
+):
+    executor.change_state(TaskInstanceUuid(running_ti.id), TaskInstanceState.FAILED, remove_running=False)
+
+    SchedulerJobRunner.process_executor_events(
+        executor=executor,
+        job_id=running_ti.queued_by_job_id,
+        scheduler_dag_bag=DBDagBag(),
+        session=session,
+    )
+
+    commit, close = scheduler_session_spy
+    commit.assert_not_called()
+    close.assert_not_called()
+    session.rollback()
+    assert _attempts(session) == [(1, TaskInstanceState.RUNNING, True)]
+    assert _callbacks(session) == 0
