@@ -144,34 +144,42 @@ def test_executor_reported_failure_creates_next_try(running_ti, executor, sessio
 
 
 @pytest.fixture
-def scheduler_session_spy(session):
-    """Record commits and closes of the scheduler's session, which is the test's thread-local one."""
+def scheduler_session(session, running_ti):
+    """
+    The scheduler's session (the test's: both are the thread-local one), recording the task instance's
+    state at each commit, and its closes.
+    """
+    states_at_commit = []
+    commit = session.commit
+
+    def record_and_commit():
+        states_at_commit.append(running_ti.state)
+        commit()
+
     with (
-        mock.patch.object(session, "commit", wraps=session.commit) as commit,
+        mock.patch.object(session, "commit", side_effect=record_and_commit),
         mock.patch.object(session, "close", wraps=session.close) as close,
     ):
-        yield commit, close
+        yield states_at_commit, close
 
 
-def test_heartbeat_timeout_callback_joins_the_schedulers_transaction(
-    running_ti, executor, session, scheduler_session_spy
+def test_heartbeat_timeout_callback_is_committed_with_the_failure(
+    running_ti, executor, session, scheduler_session
 ):
     runner = SchedulerJobRunner(job=session.get(Job, running_ti.queued_by_job_id), executors=[executor])
     task_instances = runner._find_task_instances_without_heartbeats(session=session)
-    assert task_instances
 
     runner._purge_task_instances_without_heartbeats(task_instances, session=session)
 
-    commit, close = scheduler_session_spy
-    commit.assert_not_called()
+    states_at_commit, close = scheduler_session
+    assert TaskInstanceState.RUNNING not in states_at_commit
     close.assert_not_called()
-    session.rollback()
-    assert _attempts(session) == [(1, TaskInstanceState.RUNNING, True)]
-    assert _callbacks(session) == 0
+    session.commit()
+    assert _callbacks(session) == 1
 
 
-def test_executor_event_callback_joins_the_schedulers_transaction(
-    running_ti, executor, session, scheduler_session_spy
+def test_executor_event_callback_is_committed_with_the_failure(
+    running_ti, executor, session, scheduler_session
 ):
     executor.change_state(TaskInstanceUuid(running_ti.id), TaskInstanceState.FAILED, remove_running=False)
 
@@ -182,9 +190,8 @@ def test_executor_event_callback_joins_the_schedulers_transaction(
         session=session,
     )
 
-    commit, close = scheduler_session_spy
-    commit.assert_not_called()
+    states_at_commit, close = scheduler_session
+    assert TaskInstanceState.RUNNING not in states_at_commit
     close.assert_not_called()
-    session.rollback()
-    assert _attempts(session) == [(1, TaskInstanceState.RUNNING, True)]
-    assert _callbacks(session) == 0
+    session.commit()
+    assert _callbacks(session) == 1
