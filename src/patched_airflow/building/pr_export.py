@@ -13,6 +13,7 @@ import re
 import shutil
 import sys
 from dataclasses import dataclass
+from itertools import pairwise
 from pathlib import Path
 
 if sys.version_info >= (3, 11):
@@ -61,7 +62,7 @@ def pull_requests(repo: Path) -> list[PullRequest]:
             raise UpstreamError(f"{where}: pull request {pr.name}: no file {pr.description}")
         prs.append(pr)
     firsts = [pr.first_patch for pr in prs]
-    if firsts[0] != 1 or any(not isinstance(n, int) or n <= m for m, n in zip(firsts, firsts[1:])):
+    if firsts[0] != 1 or any(not isinstance(n, int) or n <= m for m, n in pairwise(firsts)):
         raise UpstreamError(f"{where}: first_patch must start at 1 and rise: {firsts}")
     if len({pr.name for pr in prs}) != len(prs):
         raise UpstreamError(f"{where}: two pull requests share a name")
@@ -76,7 +77,7 @@ def spans(prs: list[PullRequest], count: int) -> list[tuple[int, int]]:
             f"lines/lines.toml: pull request {prs[-1].name} starts at patch {prs[-1].first_patch}, "
             f"but the series has {count}"
         )
-    return list(zip(bounds, bounds[1:]))
+    return list(pairwise(bounds))
 
 
 def export_upstream_pr(
@@ -107,7 +108,7 @@ def publish_upstream_pr(lines: Lines, repo: Path) -> None:
         return
     prs = pull_requests(repo)
     commits = series_commits(line)
-    for position, (pr, (start, stop)) in enumerate(zip(prs, spans(prs, len(commits))), start=1):
+    for position, (pr, (start, stop)) in enumerate(zip(prs, spans(prs, len(commits)), strict=True), start=1):
         base = commits[start - 1] if start else "pristine"
         export_upstream_pr(
             line.tree, out / pr.folder(position), repo / pr.description, f"{base}..{commits[stop - 1]}"

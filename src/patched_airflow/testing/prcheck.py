@@ -89,7 +89,7 @@ def check_pull_requests(repo: Path, line: Line) -> int:
     fresh = line.build / "pr-check" / "pull-requests"
     assemble_pristine(line.pins, repo, fresh, repo / "build" / "sdists")
     failures = 0
-    for folder, pr, (start, stop) in zip(expected, prs, spans(prs, len(commits))):
+    for folder, pr, (start, stop) in zip(expected, prs, spans(prs, len(commits)), strict=True):
         patches = sorted((out / folder).glob("*.patch"))
         problems = []
         if len(patches) != stop - start:
