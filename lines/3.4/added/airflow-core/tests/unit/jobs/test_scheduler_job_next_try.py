@@ -18,13 +18,15 @@
 The scheduler fails a running task instance and creates its next try.
 
 Each path sends a task callback first, through the ``DatabaseCallbackSink`` the scheduler gives its
-executors, whose ``provide_session`` commits and closes the scheduler's thread-local session and so
-detaches the task instance before it is failed.
+executors. The callback must join the scheduler's transaction: a sink that commits and closes the
+scheduler's thread-local session releases its row locks and detaches the task instance before it is
+failed.
 """
 
 from __future__ import annotations
 
 from datetime import timedelta
+from unittest import mock
 
 import pytest
 from sqlalchemy import func, select
@@ -138,4 +140,58 @@ def test_executor_reported_failure_creates_next_try(running_ti, executor, sessio
         (1, TaskInstanceState.FAILED, None),
         (2, TaskInstanceState.UP_FOR_RETRY, True),
     ]
+    assert _callbacks(session) == 1
+
+
+@pytest.fixture
+def scheduler_session(session, running_ti):
+    """
+    The scheduler's session (the test's: both are the thread-local one), recording the task instance's
+    state at each commit, and its closes.
+    """
+    states_at_commit = []
+    commit = session.commit
+
+    def record_and_commit():
+        states_at_commit.append(running_ti.state)
+        commit()
+
+    with (
+        mock.patch.object(session, "commit", side_effect=record_and_commit),
+        mock.patch.object(session, "close", wraps=session.close) as close,
+    ):
+        yield states_at_commit, close
+
+
+def test_heartbeat_timeout_callback_is_committed_with_the_failure(
+    running_ti, executor, session, scheduler_session
+):
+    runner = SchedulerJobRunner(job=session.get(Job, running_ti.queued_by_job_id), executors=[executor])
+    task_instances = runner._find_task_instances_without_heartbeats(session=session)
+
+    runner._purge_task_instances_without_heartbeats(task_instances, session=session)
+
+    states_at_commit, close = scheduler_session
+    assert TaskInstanceState.RUNNING not in states_at_commit
+    close.assert_not_called()
+    session.commit()
+    assert _callbacks(session) == 1
+
+
+def test_executor_event_callback_is_committed_with_the_failure(
+    running_ti, executor, session, scheduler_session
+):
+    executor.change_state(TaskInstanceUuid(running_ti.id), TaskInstanceState.FAILED, remove_running=False)
+
+    SchedulerJobRunner.process_executor_events(
+        executor=executor,
+        job_id=running_ti.queued_by_job_id,
+        scheduler_dag_bag=DBDagBag(),
+        session=session,
+    )
+
+    states_at_commit, close = scheduler_session
+    assert TaskInstanceState.RUNNING not in states_at_commit
+    close.assert_not_called()
+    session.commit()
     assert _callbacks(session) == 1
