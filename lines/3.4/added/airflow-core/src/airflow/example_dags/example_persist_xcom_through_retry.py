@@ -31,8 +31,11 @@ starts over.
 * ``process_records`` also pushes one key only once, the time the work first started; a retry
   reads it and never overwrites it, so downstream tasks see the first try's value.
 
-So that a single run shows a retry, the first try of each task fails on purpose part-way
-through. The external system is simulated in-process; nothing in this Dag uses the network.
+Triggered as it is, the Dag runs once through and succeeds. To see a retry resume, trigger it
+with the param ``fail_first_try`` set to true (for example
+``airflow dags trigger example_persist_xcom_through_retry --conf '{"fail_first_try": true}'``):
+the first try of each task then fails on purpose part-way through, and the retry carries on.
+The external system is simulated in-process; nothing in this Dag uses the network.
 """
 
 from __future__ import annotations
@@ -41,11 +44,12 @@ import time
 import uuid
 from datetime import datetime, timedelta, timezone
 
-from airflow.sdk import DAG, task
+from airflow.sdk import DAG, Param, task
 
 TOTAL_RECORDS = 10_000
 CHECKPOINT_EVERY = 1_000
-# The first try of ``process_records`` fails on purpose once this many records are done.
+# With the param ``fail_first_try``, the first try of ``process_records`` fails on purpose once
+# this many records are done.
 SIMULATED_FAILURE_AT = 6_000
 # How long a job takes in the simulated external system.
 JOB_DURATION = timedelta(seconds=3)
@@ -92,11 +96,18 @@ with DAG(
     catchup=False,
     tags=["example"],
     doc_md=__doc__,
+    params={
+        "fail_first_try": Param(
+            False,
+            type="boolean",
+            description="Make the first try of each task fail part-way, to show the retry resume.",
+        ),
+    },
 ):
     # [START howto_persist_xcom_checkpoint]
     # The retry starts at once, so that the example finishes quickly; keep a real delay in real tasks.
     @task(retries=1, retry_delay=timedelta(0), persist_xcom_through_retry=True)
-    def process_records(ti=None) -> int:
+    def process_records(ti=None, params=None) -> int:
         """Add up all records, pushing a checkpoint after each batch; resume from it on a retry."""
         started_at = push_once(ti, "started_at", datetime.now(tz=timezone.utc).isoformat())
         print(f"Try {ti.try_number}: processing first started at {started_at}")
@@ -114,7 +125,7 @@ with DAG(
             # batch, the retry does that batch again: the work on one batch must be safe to repeat.
             ti.xcom_push(key="checkpoint", value={"next_record": batch.stop, "total": total})
 
-            if ti.try_number == 1 and batch.stop == SIMULATED_FAILURE_AT:
+            if params["fail_first_try"] and ti.try_number == 1 and batch.stop == SIMULATED_FAILURE_AT:
                 # Simulated failure, standing in for a crash or a lost connection.
                 raise RuntimeError(f"Simulated failure after {batch.stop} records")
 
@@ -124,7 +135,7 @@ with DAG(
 
     # [START howto_persist_xcom_external_job]
     @task(retries=1, retry_delay=timedelta(0), persist_xcom_through_retry=True)
-    def run_external_job(ti=None) -> str:
+    def run_external_job(ti=None, params=None) -> str:
         """Start a job in the external system once, then wait for it, across retries."""
         job_id = ti.xcom_pull(key="job_id")
         if job_id is None:
@@ -136,7 +147,7 @@ with DAG(
             print(f"Try {ti.try_number}: polling job {job_id}, submitted by an earlier try")
 
         while (status := _job_status(job_id)) == "running":
-            if ti.try_number == 1:
+            if params["fail_first_try"] and ti.try_number == 1:
                 # Simulated failure, standing in for a worker lost while it waits for the job.
                 raise RuntimeError(f"Simulated failure while waiting for job {job_id}")
             time.sleep(1)

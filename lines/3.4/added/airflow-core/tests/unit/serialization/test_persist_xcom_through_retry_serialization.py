@@ -17,10 +17,10 @@
 """
 Serialization of ``persist_xcom_through_retry``.
 
-The field is left out when False, so a DAG that does not use it serializes as in Airflow 3.3.2
-(no new DAG version on upgrade); True round-trips for operators, decorated tasks and mapped tasks,
-where it lives in ``partial_kwargs``. The byte-for-byte comparison with an unpatched installation
-is ``tests/e2e/test_serialization_identity.py`` of the patch project.
+The field is left out when False, so a Dag that does not use it serializes as it did before the
+field existed (no new Dag version on upgrade); True round-trips for operators, decorated tasks and
+mapped tasks, where it lives in ``partial_kwargs``. A value that is not a bool is rejected when the
+Dag file is parsed, by the type check of ``BaseOperator``'s arguments.
 """
 
 from __future__ import annotations
@@ -31,6 +31,7 @@ from datetime import timedelta
 from typing import Any
 
 import jsonschema
+import pytest
 
 from airflow.models.serialized_dag import SerializedDagModel
 from airflow.providers.standard.operators.bash import BashOperator
@@ -68,7 +69,7 @@ def _serialized_tasks(data: dict) -> dict[str, dict]:
 
 def _representative_dag(dag_id: str = "representative", **flag) -> DAG:
     """
-    Build a DAG with many kinds of tasks: operators, sensors, decorated, mapped and grouped ones.
+    Build a Dag with many kinds of tasks: operators, sensors, decorated, mapped and grouped ones.
 
     ``flag`` (``persist_xcom_through_retry=...``), if given, is passed to every task, every
     ``partial()`` and to ``default_args``.
@@ -214,6 +215,50 @@ class TestFlagRoundTrips:
         assert deserialized.task_dict["flagged"].persist_xcom_through_retry is True
 
 
+def _parse_task(how: str, value: Any) -> None:
+    """Define a task whose ``persist_xcom_through_retry`` is ``value``, given as ``how`` says."""
+    if how == "decorator":
+
+        @task(persist_xcom_through_retry=value)
+        def flagged():
+            return 1
+
+        return
+    default_args = {FIELD: value} if how == "default_args" else {}
+    with DAG("parsed", schedule=None, start_date=DEFAULT_DATE, default_args=default_args):
+        if how == "operator":
+            PythonOperator(task_id="flagged", python_callable=_noop, persist_xcom_through_retry=value)
+        elif how == "default_args":
+            PythonOperator(task_id="flagged", python_callable=_noop)
+        else:
+            PythonOperator.partial(
+                task_id="flagged", python_callable=_noop, persist_xcom_through_retry=value
+            ).expand(op_args=[[1], [2]])
+
+
+class TestRejectedAtParseTime:
+    """The argument is checked with ``BaseOperator``'s others, and the error names it."""
+
+    @pytest.mark.parametrize("value", ["yes", 1], ids=["str", "int"])
+    @pytest.mark.parametrize("how", ["operator", "default_args", "decorator", "partial"])
+    def test_non_bool_is_rejected(self, how, value):
+        with pytest.raises(TypeError, match="'persist_xcom_through_retry'.* got .*(str|int)"):
+            _parse_task(how, value)
+
+    def test_none_is_not_flagged(self):
+        # As for BaseOperator's other bool arguments, None passes the type check; it flags nothing.
+        with DAG("none", schedule=None, start_date=DEFAULT_DATE) as dag:
+            PythonOperator(task_id="task", python_callable=_noop, persist_xcom_through_retry=None)
+            PythonOperator.partial(
+                task_id="mapped", python_callable=_noop, persist_xcom_through_retry=None
+            ).expand(op_args=[[1], [2]])
+
+        deserialized = DagSerialization.from_dict(DagSerialization.to_dict(dag))
+
+        assert not deserialized.task_dict["task"].persist_xcom_through_retry
+        assert not deserialized.task_dict["mapped"].persist_xcom_through_retry
+
+
 class TestSchema:
     def test_field_is_a_boolean_defaulting_to_false(self):
         assert load_dag_schema_dict()["definitions"]["operator"]["properties"][FIELD] == {
@@ -240,7 +285,7 @@ class TestSchema:
 
 
 def test_dag_serialized_without_the_field_deserializes_to_false():
-    """A DAG serialized by Airflow 3.3.2 has no such field: every task reads as not flagged."""
+    """A Dag serialized before the field existed has none: every task reads as not flagged."""
     data = DagSerialization.to_dict(_representative_dag())
     assert FIELD not in set(_keys(data))
 

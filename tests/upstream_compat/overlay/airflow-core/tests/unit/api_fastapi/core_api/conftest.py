@@ -82,3 +82,16 @@ def test_client(request):
         yield TestClient(
             app, headers={"Authorization": f"Bearer {token}"}, base_url=f"{BASE_URL}{get_api_path(request)}"
         )
+
+
+@pytest.fixture
+def get_execution_app():
+    """As upstream's fixture of that name: the Execution API sub-app mounted in ``test_client``'s app."""
+
+    def _get_execution_app(test_client):
+        for route in test_client.app.router.routes:
+            if getattr(route, "path", None) == "/execution":
+                return route.app
+        raise RuntimeError("Execution app not found at /execution")
+
+    return _get_execution_app
