@@ -78,7 +78,9 @@ def _make_dag(dag_maker, dag_id: str, *, retries: int = 2, persist_xcom_through_
     # Without the flag, the argument is left out, so the unflagged tests also run on a release without it.
     flag = {"persist_xcom_through_retry": True} if persist_xcom_through_retry else {}
     with dag_maker(dag_id, serialized=True, schedule=None):
-        PythonOperator(task_id="task", python_callable=_noop, retries=retries, retry_delay=timedelta(0), **flag)
+        PythonOperator(
+            task_id="task", python_callable=_noop, retries=retries, retry_delay=timedelta(0), **flag
+        )
     return dag_maker.create_dagrun()
 
 
@@ -584,7 +586,9 @@ class TestKeepXComs:
         retry carries: they were copied in bulk when the retry was scheduled.
         """
         counts = {
-            keys: self._count_starts(client, exec_app, session, dag_maker, api_version, flagged=True, keys=keys)
+            keys: self._count_starts(
+                client, exec_app, session, dag_maker, api_version, flagged=True, keys=keys
+            )
             for keys in (1, 20)
         }
         unflagged = UNFLAGGED_START_STATEMENTS
