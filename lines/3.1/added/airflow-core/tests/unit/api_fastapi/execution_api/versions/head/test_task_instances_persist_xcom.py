@@ -653,7 +653,7 @@ class TestTIRunIsAutomaticRestart:
         _start(client, ti)
         _push_xcoms(session, ti, "checkpoint")
         _patch_state(client, ti, "success")
-        scheduler = SchedulerJobRunner(job=Job(), executors=[LocalExecutor()])
+        scheduler = SchedulerJobRunner(job=Job(executor=LocalExecutor()))
         for items, state in ((1, TaskInstanceState.REMOVED), (2, None)):
             edit_dag(items)
             session.expire_all()
