@@ -629,6 +629,47 @@ class TestTIRunIsAutomaticRestart:
         ]
         assert [c["task_reschedule_count"] for c in contexts] == [0, 0, 1]
 
+    def test_restored_task_instance(self, client, session, dag_maker):
+        """A task instance a Dag edit removed and a later edit restored starts new work, after a retry too."""
+
+        def edit_dag(items: int) -> None:
+            with dag_maker("restored", serialized=True, schedule=None):
+                PythonOperator.partial(
+                    task_id="task",
+                    python_callable=_noop,
+                    retries=2,
+                    retry_delay=timedelta(0),
+                    persist_xcom_through_retry=True,
+                ).expand(op_args=[[i] for i in range(items)])
+
+        edit_dag(2)
+        dag_maker.create_dagrun()
+        _schedule_and_queue(dag_maker, session)
+        ti = _get_ti(session, "restored", map_index=1)
+        _start(client, ti)
+        _patch_state(client, ti, "up_for_retry")
+        _schedule_and_queue(dag_maker, session)
+        ti = _get_ti(session, "restored", map_index=1)
+        _start(client, ti)
+        _push_xcoms(session, ti, "checkpoint")
+        _patch_state(client, ti, "success")
+        scheduler = SchedulerJobRunner(job=Job(), executors=[LocalExecutor()])
+        for items, state in ((1, TaskInstanceState.REMOVED), (2, None)):
+            edit_dag(items)
+            session.expire_all()
+            dag_run = session.scalars(select(DagRun).where(DagRun.dag_id == "restored")).one()
+            assert scheduler._verify_integrity_if_dag_changed(dag_run, session=session)
+            session.commit()
+            assert _get_ti(session, "restored", map_index=1).state == state
+        _schedule_and_queue(dag_maker, session)
+        ti = _get_ti(session, "restored", map_index=1)
+        assert ti.try_number == 3
+
+        context = _start(client, ti)
+
+        assert _is_automatic_restart(context) is False
+        assert context["xcom_keys_to_clear"] == ["checkpoint"]
+
     def test_flag_does_not_change_the_answer(self, client, session, dag_maker):
         """The server answers from the task instance's history alone; the worker applies the flag."""
         contexts = {}

@@ -597,3 +597,198 @@ class TestKeepXComs:
         assert counts[1]["first try"] == unflagged["first try"], counts
         assert counts[1]["retry"] <= unflagged["retry"] + 1, counts
         assert counts[1]["reschedule"] <= unflagged["reschedule"] + 1, counts
+
+
+def _trigger_reported_failure(client, session, dag_maker, ti):
+    """The task defers, and its trigger ends it with a failure while it has retries left."""
+    from airflow.models.trigger import Trigger
+    from airflow.triggers.base import TaskFailedEvent
+
+    response = client.patch(
+        f"/execution/task-instances/{ti.id}/state",
+        json={
+            "state": "deferred",
+            "classpath": "airflow.providers.standard.triggers.temporal.DateTimeTrigger",
+            "trigger_kwargs": {"moment": "2024-10-31T12:10:00Z", "end_from_trigger": True},
+            "next_method": "execute_complete",
+        },
+    )
+    assert response.status_code == 204, response.text
+    Trigger.submit_event(_get_ti(session, ti.dag_id).trigger_id, TaskFailedEvent(), session=session)
+    session.commit()
+
+
+def _make_mapped_dag(dag_maker, dag_id: str, *, items: int) -> None:
+    with dag_maker(dag_id, serialized=True, schedule=None):
+        PythonOperator.partial(
+            task_id="task",
+            python_callable=_noop,
+            retries=1,
+            retry_delay=timedelta(0),
+            persist_xcom_through_retry=True,
+        ).expand(op_args=[[i] for i in range(items)])
+
+
+def _removed_and_restored(client, session, dag_maker, ti):
+    """
+    A Dag edit drops the mapped task instance, and a later edit brings it back.
+
+    The scheduler checks a running Dag run against every new version of its Dag.
+    """
+    _patch_state(client, ti, "success")
+    scheduler = SchedulerJobRunner(job=Job(), executors=[LocalExecutor()])
+    for items in (1, 2):
+        _make_mapped_dag(dag_maker, ti.dag_id, items=items)
+        session.expire_all()
+        dag_run = session.scalars(select(DagRun).where(DagRun.dag_id == ti.dag_id)).one()
+        assert scheduler._verify_integrity_if_dag_changed(dag_run, session=session)
+        session.commit()
+        if items == 1:
+            assert _get_ti(session, ti.dag_id, ti.map_index).state == TaskInstanceState.REMOVED
+
+
+class TestArchivedReason:
+    """Each path that archives an attempt records why; only Airflow retrying the same work reads ``retry``."""
+
+    def setup_method(self):
+        clear_db_runs()
+        clear_db_logs()
+        clear_db_serialized_dags()
+        clear_db_dags()
+
+    def teardown_method(self):
+        clear_db_runs()
+        clear_db_logs()
+        clear_db_serialized_dags()
+        clear_db_dags()
+        clear_db_jobs()
+
+    @pytest.mark.parametrize(
+        ("archive", "reason"),
+        [
+            pytest.param(_task_raised, "retry", id="execution-api-retry"),
+            pytest.param(_executor_reported_failure, "retry", id="executor-reported-failure"),
+            pytest.param(_heartbeat_timed_out, "retry", id="heartbeat-timeout"),
+            pytest.param(_orphaned_by_a_dead_scheduler, "retry", id="reset-orphaned-task-instance"),
+            pytest.param(_trigger_reported_failure, "retry", id="trigger-reported-failure"),
+            pytest.param(_cleared_after("success"), "clear", id="clear"),
+            pytest.param(
+                _cleared_while_running_then_reported(TaskInstanceState.SUCCESS),
+                "clear",
+                id="restart-after-clear-while-running",
+            ),
+        ],
+    )
+    def test_reason(self, client, session, dag_maker, archive, reason):
+        _make_dag(dag_maker, "archived")
+        _schedule_and_queue(dag_maker, session)
+        ti = _get_ti(session, "archived")
+        _start(client, ti)
+
+        archive(client, session, dag_maker, ti)
+
+        assert [a.archived_reason for a in _get_attempts(session, "archived")] == [reason, None]
+
+    def test_restored_task_instance_starts_fresh(self, client, session, dag_maker):
+        """A task instance a Dag edit restores is new work, not a retry: it starts without XComs."""
+        _make_mapped_dag(dag_maker, "restored", items=2)
+        dag_maker.create_dagrun()
+        _schedule_and_queue(dag_maker, session)
+        first = _get_ti(session, "restored", map_index=1)
+        _start(client, first)
+        _push_xcoms(session, first, checkpoint=500)
+
+        _removed_and_restored(client, session, dag_maker, first)
+
+        assert [a.archived_reason for a in _get_attempts(session, "restored", map_index=1)] == [
+            "restored",
+            None,
+        ]
+        _schedule_and_queue(dag_maker, session)
+        ti = _get_ti(session, "restored", map_index=1)
+        assert ti.state == TaskInstanceState.QUEUED
+        assert (_start(client, ti)["xcom_keys_to_clear"], _xcoms(session, ti)) == ([], {})
+
+
+# The reads a runtime sends for a pull that names no map index: the Go SDK's single-value GET (no map_index
+# query parameter), the Python Task SDK's whole sequence (``/slice``) and its sequence length (HEAD), a
+# sequence item. An explicit map index is read as asked.
+OWN_MAP_INDEX_READS = [
+    pytest.param("get", "", {}, lambda values: {"key": "checkpoint", "value": values[0]}, id="get"),
+    pytest.param(
+        "get", "", {"map_index": 2}, lambda _: {"key": "checkpoint", "value": 2}, id="get-map-index"
+    ),
+    pytest.param("get", "/slice", {}, lambda values: values, id="slice"),
+    pytest.param("get", "/slice", {"start": 0, "stop": 1}, lambda values: values[:1], id="slice-0-1"),
+    pytest.param("get", "/item/0", {}, lambda values: values[0], id="item"),
+    pytest.param("head", "", {}, lambda values: f"map_indexes {len(values)}", id="head"),
+]
+
+
+class TestOwnMapIndexRead:
+    """A flagged mapped task instance reads its own task's XComs at its own map index, from any runtime."""
+
+    def setup_method(self):
+        clear_db_runs()
+        clear_db_serialized_dags()
+        clear_db_dags()
+
+    def teardown_method(self):
+        clear_db_runs()
+        clear_db_serialized_dags()
+        clear_db_dags()
+
+    @pytest.fixture
+    def read_as(self, client, exec_app):
+        """Send the read with the identity token of the task instance ``ti``, as its runtime would."""
+        from airflow.api_fastapi.execution_api.datamodels.token import TIClaims, TIToken
+        from airflow.api_fastapi.execution_api.security import _jwt_bearer
+
+        original = exec_app.dependency_overrides[_jwt_bearer]
+
+        def read(ti, method, task_id, suffix, params):
+            exec_app.dependency_overrides[_jwt_bearer] = lambda: TIToken(
+                id=ti.id, claims=TIClaims(sub=str(ti.id), scope="execution")
+            )
+            url = f"/execution/xcoms/{ti.dag_id}/{ti.run_id}/{task_id}/checkpoint{suffix}"
+            response = client.request(method, url, params=params)
+            if method == "head":
+                return response.status_code, response.headers.get("Content-Range")
+            return response.status_code, response.json()
+
+        yield read
+        exec_app.dependency_overrides[_jwt_bearer] = original
+
+    @pytest.mark.parametrize(("method", "suffix", "params", "expected"), OWN_MAP_INDEX_READS)
+    @pytest.mark.parametrize(
+        ("flagged", "task_id", "own"),
+        [
+            pytest.param(True, "task", True, id="flagged-own-task"),
+            pytest.param(True, "other", False, id="flagged-other-task"),
+            pytest.param(False, "task", False, id="unflagged-own-task"),
+        ],
+    )
+    def test_read(self, read_as, session, dag_maker, flagged, task_id, own, method, suffix, params, expected):
+        with dag_maker("own_map_index", serialized=True, schedule=None):
+            for producer in ("task", "other"):
+                PythonOperator.partial(
+                    task_id=producer,
+                    python_callable=_noop,
+                    persist_xcom_through_retry=flagged and producer == "task",
+                ).expand(op_args=[[0], [1], [2]])
+        dag_run = dag_maker.create_dagrun()
+        for ti in dag_run.get_task_instances(session=session):
+            # As a runtime pushes it: a JSON value the server stores as sent.
+            XComModel.set_for_attempt(
+                task_instance_id=ti.id, key="checkpoint", value=ti.map_index, serialize=False, session=session
+            )
+        session.commit()
+        requester = _get_ti(session, "own_map_index", map_index=1)
+
+        status_code, body = read_as(requester, method, task_id, suffix, params)
+
+        if method == "get" and not suffix and not params and not own:
+            # Unnamed, the map index is -1, where a mapped task has no value.
+            assert status_code == 404
+        else:
+            assert (status_code, body) == (200, expected([1] if own else [0, 1, 2]))
