@@ -114,7 +114,7 @@ def test_clear_starts_over(stack, cleared, state, way):
     # Before the clear the flag was at work: try 2 of "failed" (an automatic retry) found try 1's. From
     # 3.4 the task instance up_for_retry is the attempt not started yet, holding what it will start with.
     expected_before = {
-        "marker": f"pushed by try {TRY_AT_CLEAR[state]}",
+        "marker": f"pushed by try {1 if state == 'up_for_retry' else TRY_AT_CLEAR[state]}",
         "started_try_1": NOTHING,
         **(
             {"started_try_2": {**NOTHING, "marker": "pushed by try 1", "started_try_1": NOTHING}}
