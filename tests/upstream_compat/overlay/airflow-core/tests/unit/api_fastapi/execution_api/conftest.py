@@ -25,6 +25,7 @@ checks still run.
 
 from __future__ import annotations
 
+import re
 from uuid import UUID
 
 import pytest
@@ -62,6 +63,36 @@ def client(_initialized_db):
         return TIToken(id=ti_id, claims=TIClaims(sub=str(ti_id), scope="execution"))
 
     execution_app.dependency_overrides[_jwt_bearer] = jwt_bearer_for_path_ti
-    with TestClient(app, headers={"Authorization": "Bearer fake"}) as test_client:
+    with TestClient(_TokenForPathTI(app), headers={"Authorization": "Bearer fake"}) as test_client:
         yield test_client
     execution_app.dependency_overrides.pop(_jwt_bearer, None)
+
+
+_PATH_TI = re.compile(r"/execution/task-instances/(?P<id>[0-9a-fA-F-]{36})(?:/|$)")
+
+
+class _TokenForPathTI:
+    """
+    The API app, with the token of the request path's task instance already in the request scope.
+
+    The dependency override above reaches the routes of the head version only: Cadwyn builds the
+    routes of older Execution API versions (a request with an older ``Airflow-API-Version``) with
+    copies of their dependencies. ``JWTBearer`` hands back a token it finds in the request scope
+    before it validates anything, so every version gets the same token. Everything else is the app's.
+    """
+
+    def __init__(self, app):
+        self.app = app
+
+    def __getattr__(self, name):
+        return getattr(self.app, name)
+
+    async def __call__(self, scope, receive, send):
+        from airflow.api_fastapi.execution_api import security
+        from airflow.api_fastapi.execution_api.datamodels.token import TIClaims, TIToken
+
+        key = getattr(security, "_REQUEST_SCOPE_TOKEN_KEY", None)
+        if key and scope["type"] == "http" and (match := _PATH_TI.search(scope["path"])):
+            ti_id = UUID(match["id"])
+            scope[key] = TIToken(id=ti_id, claims=TIClaims(sub=str(ti_id), scope="execution"))
+        await self.app(scope, receive, send)
