@@ -63,8 +63,10 @@ class Suite:
 def files_read(suite: Suite, line: Line, missing: list[str]) -> list[str]:
     """The files of ``missing`` (upstream files the built tree lacks) that ``suite`` would read."""
     if suite.reads_tree == "paths":
+        # A path may be a pytest node id (``module.py::Class::test``): it reads the module.
         roots = [
-            f"{suite.rootdir}/{path}" for path in line.tests.get(suite.name, UpstreamTests(suite.paths)).paths
+            f"{suite.rootdir}/{path.split('::')[0]}"
+            for path in line.tests.get(suite.name, UpstreamTests(suite.paths)).paths
         ]
         return [
             p for p in missing if any(p == root or p.startswith(root.rstrip("/") + "/") for root in roots)

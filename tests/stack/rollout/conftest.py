@@ -148,7 +148,9 @@ def api_last(stack, all_patched, venv, vanilla_venv) -> dict[str, Any]:
         "api_version": stack.get("/api/v2/version")["version"],
         "served": served(stack, "rollout_flagged"),
         "served_forgotten": served(stack, "rollout_forgotten"),
-        "earlier_run": work_of(stack, "rollout_flagged", all_patched["retried"]["run_id"]),
+        # Phase 3's two runs: the one cleared (its try 3 started over) and the one whose retry kept try 1's XComs.
+        "cleared_run": work_of(stack, "rollout_flagged", all_patched["retried"]["run_id"]),
+        "kept_run": work_of(stack, "rollout_flagged", all_patched["kept"]["run_id"]),
         "run": run_once(stack, "rollout_flagged"),
     }
     seen["task_log_try_2"] = stack.task_log("rollout_flagged", seen["run"]["run_id"], "work", 2)

@@ -3,9 +3,9 @@ Phase 4, the reverse mix: a vanilla 3.3.2 api-server with the patched scheduler,
 and dag-processor.
 
 The vanilla api-server serves the flagged Dag that the patched dag-processor serialized (the Dag,
-its details, its tasks) and the XComs a flagged retry kept. Its Execution API sends no
-``is_automatic_restart``, so the patched worker cannot tell a retry from a clear and falls back to
-vanilla: the flagged task's retry clears its XComs.
+its details, its tasks), the XComs a flagged retry kept and those of the run a person cleared. Its
+Execution API sends no ``is_automatic_restart``, so the patched worker cannot tell a retry from a
+clear and falls back to vanilla: the flagged task's retry clears its XComs.
 """
 
 from __future__ import annotations
@@ -26,7 +26,13 @@ def test_the_flagged_dag_is_served(api_last):
 
 
 def test_xcoms_a_flagged_retry_kept_are_served(api_last, all_patched):
-    assert api_last["earlier_run"] == all_patched["cleared"]
+    kept = api_last["kept_run"]
+    assert {"run_id": all_patched["kept"]["run_id"], **kept} == all_patched["kept"]
+    assert kept["xcoms"]["pushed_by_try_1"] == "try 1" and kept["xcoms"]["checkpoint"] == 50
+
+
+def test_the_cleared_run_is_served(api_last, all_patched):
+    assert api_last["cleared_run"] == all_patched["cleared"]
 
 
 def test_the_patched_worker_falls_back_to_vanilla(api_last):

@@ -13,7 +13,12 @@ reschedule): ``purge`` is called neither on a retry, flagged or not, nor after a
 attempts keep their rows (read from the metadata database).
 
 The events file (``recording_backend.py``) holds the backend's ``purge`` calls and the tasks'
-``start`` events in the order they happened, each with its pid and its ancestors'.
+``start`` events in the order they happened, each with its pid and its ancestors'. The ``start``
+events are written by the Dag's own code, so they would be there even if the deployment never
+loaded the recording backend; the tests that expect no purge would then pass for the wrong reason.
+``assert_recorder_records`` is their positive control: the Dag's ``purge_control`` task deletes an
+XCom it pushed (``XCom.delete``, which calls ``purge`` on every line), and that purge must be in the
+file.
 """
 
 from __future__ import annotations
@@ -24,6 +29,7 @@ import pytest
 from stack_config import ATTEMPTS_ARE_ROWS
 
 DAG = "xcom_recording"
+CONTROL = "purge_control"  # its task id is no substring of "flagged" or "plain": clear_via_cli leaves it
 
 
 def events(stack) -> list[dict]:
@@ -63,6 +69,19 @@ def attempts(stack, run_id: str, task_id: str) -> dict[object, dict[str, str]]:
     return found
 
 
+def assert_recorder_records(stack, run_id: str) -> None:
+    """The deployment's task processes use the recording backend and its purges reach the events file.
+
+    ``purge_control`` pushed ``deleted`` and deleted it with ``XCom.delete``: one ``purge``, in its
+    own process, after its start. A backend that never loaded (``[core] xcom_backend`` not applied,
+    the scheduler not restarted, another class resolved) records no purge and fails here.
+    """
+    found = of_task(stack, CONTROL)
+    assert summary(found) == [("start", 1), ("purge", "deleted", f"{CONTROL} try 1")], summary(found)
+    assert found[0]["pid"] == found[1]["pid"]
+    assert "deleted" not in stack.xcom_keys(DAG, run_id, CONTROL)
+
+
 @pytest.fixture(scope="module")
 def run(recording):
     stack = recording
@@ -73,6 +92,7 @@ def run(recording):
 
 def test_no_purge_on_a_flagged_automatic_retry(recording, run):
     stack = recording
+    assert_recorder_records(stack, run)  # so that the missing purge below is one the backend did not see
     assert [t["try_number"] for t in stack.tries(DAG, run, "flagged")] == [1, 2]
     assert summary(of_task(stack, "flagged")) == [("start", 1), ("start", 2)]
     assert stack.xcom_keys(DAG, run, "flagged") == {
@@ -85,6 +105,7 @@ def test_no_purge_on_a_flagged_automatic_retry(recording, run):
 
 def test_unflagged_retry_purges_as_vanilla(recording, run):
     stack = recording
+    assert_recorder_records(stack, run)
     found = of_task(stack, "plain")
     assert stack.xcom_keys(DAG, run, "plain") == {"marker", "pushed_by_try_2", "return_value"}
     if ATTEMPTS_ARE_ROWS:
@@ -115,6 +136,7 @@ CLEARED = ("flagged", "plain") if ATTEMPTS_ARE_ROWS else ("flagged",)
 def test_clear_via_cli(recording, run, task_id):
     stack = recording
     twin = {"flagged": "plain", "plain": "flagged"}[task_id]
+    assert_recorder_records(stack, run)
     since = len(events(stack))
     stack.clear_via_cli(DAG, task_id)  # -t is a substring: each task id matches only that task
     stack.wait_for_ti(DAG, run, task_id, "success", condition=lambda ti: ti["try_number"] == 3)

@@ -6,6 +6,11 @@ records a ``start`` event in the events file (``recording_backend.record``, the 
 as the backend's ``purge`` events), pushes ``marker`` and ``pushed_by_try_<n>`` with values naming
 the task and try, and try 1 fails. The values are what ``purge`` receives, so each purge event says
 whose XCom it purged.
+
+``purge_control`` is the tests' positive control: it pushes ``deleted`` and deletes it with
+``XCom.delete``, which calls the configured backend's ``purge`` on every line (3.1 to 3.4), so its
+``purge`` event is recorded only if the recording backend is the one the task processes loaded. The
+tests that expect no purge from ``flagged`` and ``plain`` first check that this one was recorded.
 """
 
 from __future__ import annotations
@@ -28,6 +33,14 @@ def push_then_fail_once(ti) -> str:
     return f"{ti.task_id} try {ti.try_number}"
 
 
+def push_then_delete(ti) -> None:
+    from airflow.sdk.execution_time.xcom import XCom  # the configured backend, resolved in the task process
+
+    record({"event": "start", "task_id": ti.task_id, "try": ti.try_number})
+    ti.xcom_push(key="deleted", value=f"{ti.task_id} try {ti.try_number}")
+    XCom.delete(key="deleted", task_id=ti.task_id, dag_id=ti.dag_id, run_id=ti.run_id, map_index=ti.map_index)
+
+
 @dag(schedule=None, start_date=datetime.datetime(2024, 1, 1), catchup=False, tags=["e2e-stack"])
 def xcom_recording():
     @task(retries=1, retry_delay=NO_DELAY, persist_xcom_through_retry=True)
@@ -38,8 +51,13 @@ def xcom_recording():
     def plain(ti=None):
         return push_then_fail_once(ti)
 
+    @task
+    def purge_control(ti=None):
+        push_then_delete(ti)
+
     flagged()
     plain()
+    purge_control()
 
 
 xcom_recording()

@@ -118,3 +118,16 @@ def clear_db_jobs() -> None:
     from airflow.jobs.job import Job
 
     _delete_all(Job)
+
+
+def clear_db_assets() -> None:
+    """Every asset table (assets, aliases, events, queues, references to Dags and tasks), dependents first."""
+    from airflow.models.base import Base
+
+    _delete_all(*(table for table in reversed(Base.metadata.sorted_tables) if "asset" in table.name))
+
+
+def clear_rendered_ti_fields() -> None:
+    from airflow.models.renderedtifields import RenderedTaskInstanceFields
+
+    _delete_all(RenderedTaskInstanceFields)

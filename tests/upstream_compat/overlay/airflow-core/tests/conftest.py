@@ -30,6 +30,10 @@ Fixtures, with the semantics of upstream's ``tests_common.pytest_plugin``:
     left uncommitted is rolled back afterwards and the session closed;
 ``dag_maker``
     see ``tests_common.test_utils.dag_maker``; rows it wrote are deleted after the test.
+``create_task_instance``
+    a Dag of one ``EmptyOperator`` made with ``dag_maker``, a run of it, and that run's task instance
+    with the state and attributes given (upstream's arguments and defaults, those the series'
+    tests and the upstream tests it runs use).
 
 Marker: ``db_test`` for tests that need the database (initialised on first use).
 """
@@ -92,3 +96,64 @@ def dag_maker(request: pytest.FixtureRequest, _initialized_db):
         yield maker
     finally:
         maker.cleanup()
+
+
+@pytest.fixture
+def create_task_instance(dag_maker):
+    from airflow.providers.standard.operators.empty import EmptyOperator
+    from airflow.sdk import timezone
+
+    def maker(
+        logical_date=None,
+        run_after=None,
+        dagrun_state=None,
+        state=None,
+        run_id=None,
+        run_type=None,
+        data_interval=None,
+        external_executor_id=None,
+        dag_id="dag",
+        task_id="op1",
+        max_active_tis_per_dag=16,
+        max_active_tis_per_dagrun=None,
+        pool="default_pool",
+        executor_config=None,
+        trigger_rule="all_done",
+        map_index=-1,
+        hostname=None,
+        pid=None,
+        last_heartbeat_at=None,
+        **kwargs,
+    ):
+        logical_date = logical_date or timezone.utcnow()
+        with dag_maker(dag_id, **kwargs):
+            task = EmptyOperator(
+                task_id=task_id,
+                max_active_tis_per_dag=max_active_tis_per_dag,
+                max_active_tis_per_dagrun=max_active_tis_per_dagrun,
+                executor_config=executor_config or {},
+                pool=pool,
+                trigger_rule=trigger_rule,
+            )
+        dagrun_kwargs = {"logical_date": logical_date, "run_after": run_after or timezone.utcnow()}
+        for name, value in (
+            ("state", dagrun_state),
+            ("run_id", run_id),
+            ("run_type", run_type),
+            ("data_interval", data_interval),
+        ):
+            if value is not None:
+                dagrun_kwargs[name] = value
+        dagrun = dag_maker.create_dagrun(**dagrun_kwargs)
+        (ti,) = dagrun.task_instances
+        ti.task = task
+        ti.state = state
+        ti.external_executor_id = external_executor_id
+        ti.map_index = map_index
+        ti.hostname = hostname or ""
+        ti.pid = pid
+        ti.last_heartbeat_at = last_heartbeat_at
+        dag_maker.session.flush()
+        return ti
+
+    return maker
