@@ -138,13 +138,6 @@ def ensure_service(name: str) -> str:
     return {"postgres": ensure_postgres, "redis": ensure_redis}[name]()
 
 
-def ensure_available(backend: str) -> str:
-    """Make sure ``backend`` can be used (starting a local PostgreSQL if needed); say which server."""
-    if backend == "sqlite":
-        return "SQLite files in a throwaway AIRFLOW_HOME"
-    return ensure_postgres()
-
-
 def database_url(backend: str, home: Path, name: str) -> str:
     """A fresh database for one suite: a SQLite file in ``home``, or a new database on the server."""
     if backend == "sqlite":
