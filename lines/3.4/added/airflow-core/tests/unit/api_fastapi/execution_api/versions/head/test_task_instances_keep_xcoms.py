@@ -341,6 +341,31 @@ class TestKeepXComs:
             # The archived attempt keeps its own record.
             assert _xcoms(session, first) == {"checkpoint": 500, "return_value": "first"}
 
+    def test_flag_dropped_while_waiting_for_the_reschedule(self, client, session, dag_maker):
+        """
+        A Dag edit that drops the flag while a retried attempt waits for its reschedule clears its XComs.
+
+        The worker deletes, and purges, only what the attempt pushed itself; the server deletes the copies
+        it started with, whose stored values the archived attempt still names, without a purge.
+        """
+        first, ti, _ = _start_again(client, session, dag_maker, "dropped", _task_raised)
+        _push_xcoms(session, ti, progress=750)
+        _rescheduled(client, session, dag_maker, ti)
+        with dag_maker("dropped", serialized=True, schedule=None):
+            PythonOperator(task_id="task", python_callable=_noop, retries=2, retry_delay=timedelta(0))
+        # The scheduler moves the unfinished task instances of a run without a bundle version to the new one.
+        dag_run = session.scalars(select(DagRun).where(DagRun.dag_id == "dropped")).one()
+        runner = SchedulerJobRunner(job=Job(), executors=[LocalExecutor()])
+        assert runner._verify_integrity_if_dag_changed(dag_run=dag_run, session=session)
+        session.commit()
+        _schedule_and_queue(dag_maker, session)
+
+        context = _start(client, _get_ti(session, "dropped"))
+
+        assert context["xcom_keys_to_clear"] == ["progress"]
+        assert _xcoms(session, ti) == {"progress": 750}
+        assert _xcoms(session, first) == {"checkpoint": 500, "return_value": "first"}
+
     @pytest.mark.parametrize(
         ("restart", "keys_to_clear"),
         [
@@ -482,19 +507,24 @@ class TestKeepXComs:
         assert _xcoms(session, retry) == {"checkpoint": "iteration 1"}
 
     @pytest.mark.parametrize(
-        ("max_tries_changed", "kept"),
+        ("previous_max_tries", "max_tries", "kept"),
         [
-            pytest.param(False, True, id="waiting-for-retry"),
-            pytest.param(True, False, id="cleared-before-the-upgrade"),
+            pytest.param(2, 2, True, id="waiting-for-retry"),
+            pytest.param(2, 3, False, id="cleared-before-the-upgrade"),
+            # retries went from 3 to 2, and the clear at try 1 set max_tries to 1 + 2, where it was.
+            pytest.param(3, 3, False, id="cleared-before-the-upgrade-after-lowering-retries"),
         ],
     )
-    def test_pre_3_4_values_after_upgrade(self, client, session, dag_maker, max_tries_changed, kept):
+    def test_pre_3_4_values_after_upgrade(
+        self, client, session, dag_maker, previous_max_tries, max_tries, kept
+    ):
         """
         A task instance waits for its retry while the deployment moves from 3.3, with its checkpoint.
 
         Migration 0142 keeps the 3.3 task instance row as the current attempt, gives it the task's
         ``xcom_v1`` rows through ``legacy_task_data_owner``, and archives the earlier tries from
-        ``task_instance_history`` with the reason ``legacy``. A 3.3 clear had reset ``max_tries``.
+        ``task_instance_history`` with the reason ``legacy``. A 3.3 clear had set ``max_tries`` to its
+        try number plus ``retries``, so try 2 is then the clear's first try.
         """
         from airflow.models.taskinstance import LegacyTaskDataOwner
         from airflow.models.xcom import XComModelV1
@@ -506,8 +536,7 @@ class TestKeepXComs:
         _patch_state(client, ti, "up_for_retry")
         previous, ti = _get_attempts(session, "upgraded")
         previous.archived_reason = "legacy"
-        if max_tries_changed:
-            ti.max_tries += 1
+        previous.max_tries, ti.max_tries = previous_max_tries, max_tries
         session.add(
             LegacyTaskDataOwner(
                 dag_id=ti.dag_id, task_id=ti.task_id, run_id=ti.run_id, map_index=-1, task_instance_id=ti.id
