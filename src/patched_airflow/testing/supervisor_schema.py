@@ -64,14 +64,37 @@ def _generate(venv: Path) -> str | None:
     return result.stdout
 
 
+def _series_change_matches(release: dict, series: dict, vanilla: dict, patched: dict) -> list[str]:
+    """
+    The entries where the series' ``schema.json`` is not the release's changed as the models changed.
+
+    An entry (a top-level key, or a model under ``$defs``) the series' models leave as the vanilla Task
+    SDK gives it must stay as the release has it; one they change must be what the patched Task SDK
+    gives. So the generator's own rendering of entries the series does not touch never counts.
+    """
+    wrong = []
+    for name in sorted({*release, *series, *vanilla, *patched} - {"$defs"}):
+        expected = release.get(name) if patched.get(name) == vanilla.get(name) else patched.get(name)
+        if series.get(name) != expected:
+            wrong.append(name)
+    defs = [document.get("$defs", {}) for document in (release, series, vanilla, patched)]
+    for name in sorted(set().union(*defs)):
+        release_def, series_def, vanilla_def, patched_def = (d.get(name) for d in defs)
+        expected = release_def if patched_def == vanilla_def else patched_def
+        if series_def != expected:
+            wrong.append(f"$defs/{name}")
+    return wrong
+
+
 def check_supervisor_schema(tree: Path, venv: Path, vanilla: Path) -> int:
     """
     The supervisor schema is what the patched Task SDK (in ``venv``) gives.
 
-    A series that edits ``schema.json`` must ship the snapshot of the patched Task SDK. A series that
-    does not must leave the schema as the release has it: the patched Task SDK gives the same snapshot
-    as the vanilla one in ``vanilla`` (this generator does not rebuild every release's file byte for
-    byte, so the release's own file is not the reference then).
+    A series that does not edit ``schema.json`` must leave the schema as the release has it: the patched
+    Task SDK gives the same snapshot as the vanilla one in ``vanilla``. A series that edits it must change
+    exactly the entries its models change, each to what the patched Task SDK gives, and leave the others
+    as the release has them (this generator does not rebuild every release's file byte for byte, so
+    regenerating the whole file would also rewrite entries the series never touched).
     """
     if not (tree / SCHEMA_JSON).is_file():
         # Task SDK releases before 1.3 (Airflow 3.1, 3.2) have no supervisor schema.
@@ -79,22 +102,25 @@ def check_supervisor_schema(tree: Path, venv: Path, vanilla: Path) -> int:
         return 0
     from patched_airflow import git  # here: this file also runs as a script inside Airflow's virtualenv
 
-    if (generated := _generate(venv)) is None:
+    if (generated := _generate(venv)) is None or (reference := _generate(vanilla)) is None:
         return 1
     if git.run(tree, "diff", "--name-only", "pristine", "HEAD", "--", SCHEMA_JSON).strip():
-        reference, names = (tree / SCHEMA_JSON).read_text(), ("series", "generated")
-        what = f"{SCHEMA_JSON} matches the snapshot of the patched Task SDK"
-    else:
-        if (reference := _generate(vanilla)) is None:
-            return 1
-        names = ("vanilla", "patched")
-        what = f"the series leaves the supervisor schema as the release has it ({SCHEMA_JSON} untouched)"
+        release = json.loads(git.run(tree, "show", f"pristine:{SCHEMA_JSON}"))
+        series = json.loads((tree / SCHEMA_JSON).read_text())
+        wrong = _series_change_matches(release, series, json.loads(reference), json.loads(generated))
+        if not wrong:
+            print(f"{SCHEMA_JSON} changes exactly what the patched Task SDK's models change")
+            return 0
+        print(f"{SCHEMA_JSON} is stale (docs/developer-guide.md); entries not as the models give them:")
+        for name in wrong:
+            print(f"  {name}")
+        return 1
     if reference == generated:
-        print(what)
+        print(f"the series leaves the supervisor schema as the release has it ({SCHEMA_JSON} untouched)")
         return 0
     print(f"{SCHEMA_JSON} is stale: regenerate it (docs/developer-guide.md); difference:")
     sys.stdout.writelines(
-        difflib.unified_diff(reference.splitlines(True), generated.splitlines(True), *names, n=2)
+        difflib.unified_diff(reference.splitlines(True), generated.splitlines(True), "vanilla", "patched", n=2)
     )
     return 1
 
