@@ -51,7 +51,7 @@ def backends(venv, stack_home):
     with deployment(
         home,
         [HERE / "dags_objectstorage", HERE / "dags_recording"],
-        wait_for_dags=["xcom_objectstorage", "xcom_recording"],
+        wait_for_dags=["xcom_objectstorage", "xcom_objectstorage_delete", "xcom_recording"],
         venv=venv,
         config=config,
         components=COMPONENTS,

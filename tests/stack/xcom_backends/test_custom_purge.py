@@ -128,6 +128,25 @@ def test_unflagged_retry_purges_as_vanilla(recording, run):
     assert all(stack.processes["scheduler"].pid in e["ancestors"] for e in found)
 
 
+@pytest.mark.skipif(
+    not ATTEMPTS_ARE_ROWS,
+    reason="up to 3.3 a retry keeps the task instance's one row: deleting the key deletes the only row naming it",
+)
+def test_no_purge_when_a_flagged_retry_deletes_an_inherited_key(recording, run):
+    """
+    From 3.4 a flagged retry starts with a copy of try 1's row, naming the same value. Try 2 deletes the key
+    with ``XCom.delete``: its row goes, ``purge`` is not called, and try 1's archived attempt still reads it.
+    """
+    stack = recording
+    assert_recorder_records(stack, run)
+    assert [t["try_number"] for t in stack.tries(DAG, run, "cleanup")] == [1, 2]
+    assert summary(of_task(stack, "cleanup")) == [("start", 1), ("start", 2)]
+    assert "inherited" not in stack.xcom_keys(DAG, run, "cleanup")
+    kept = attempts(stack, run, "cleanup")
+    assert kept[1] == {"inherited": "cleanup try 1"}
+    assert "inherited" not in kept.get(2, {})
+
+
 # From 3.4 the unflagged twin is cleared too, in a test of its own: what vanilla 3.4 does on a clear.
 CLEARED = ("flagged", "plain") if ATTEMPTS_ARE_ROWS else ("flagged",)
 

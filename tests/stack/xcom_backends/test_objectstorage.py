@@ -229,6 +229,38 @@ def test_clear_of_the_flagged_task_instance_leaves_no_orphan(objectstorage, run,
     assert elsewhere_after == elsewhere_before
 
 
+@pytest.mark.skipif(
+    not ATTEMPTS_ARE_ROWS,
+    reason="up to 3.3 a retry keeps the task instance's one row: deleting the key deletes the only row naming it",
+)
+def test_flagged_retry_deleting_an_inherited_checkpoint_keeps_the_object(objectstorage):
+    """
+    From 3.4 a flagged retry starts with a copy of try 1's row, naming try 1's object. When try 2 deletes
+    the key (``XCom.delete``, which purges on the worker), the object stays: try 1's archived attempt still
+    names it, and still reads it.
+    """
+    stack = objectstorage
+    dag_id, reports = "xcom_objectstorage_delete", stack.state_dir / "xcom_objectstorage_delete"
+    reports.mkdir()
+    run_id = stack.trigger(dag_id, conf={"report_dir": str(reports)})
+    stack.wait_for_run(dag_id, run_id)
+    assert [t["try_number"] for t in stack.tries(dag_id, run_id, "cleanup")] == [1, 2]
+    assert json.loads((reports / "cleanup-try2.json").read_text())["found"] == BIG
+
+    checkpoints = {
+        row["try_number"]: row["value"]
+        for row in stack.xcom_rows()
+        if (row["dag_id"], row["run_id"], row["task_id"], row["key"])
+        == (dag_id, run_id, "cleanup", "big_checkpoint")
+    }
+    # Try 2's copy is deleted; try 1's row is left, and the object it names is still there.
+    assert list(checkpoints) == [1]
+    assert (path := named_object(stack, checkpoints[1])) in everything_on_disk(stack)
+    with gzip.open(stack.xcom_store / path) as f:
+        assert json.load(f) == BIG
+    assert dangling(stack) == set()
+
+
 def test_deleting_the_dag_run(objectstorage):
     """``DELETE /api/v2/dags/{dag_id}/dagRuns/{run_id}`` of a run like the module's (both twins retried)."""
     stack = objectstorage

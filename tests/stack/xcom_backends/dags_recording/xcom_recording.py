@@ -7,6 +7,9 @@ as the backend's ``purge`` events), pushes ``marker`` and ``pushed_by_try_<n>`` 
 the task and try, and try 1 fails. The values are what ``purge`` receives, so each purge event says
 whose XCom it purged.
 
+``cleanup`` (flagged) pushes ``inherited`` in try 1, which fails; try 2 deletes the key with
+``XCom.delete``. From 3.4 try 2 started with a copy of try 1's row, so the value is still try 1's too.
+
 ``purge_control`` is the tests' positive control: it pushes ``deleted`` and deletes it with
 ``XCom.delete``, which calls the configured backend's ``purge`` on every line (3.1 to 3.4), so its
 ``purge`` event is recorded only if the recording backend is the one the task processes loaded. The
@@ -41,6 +44,18 @@ def push_then_delete(ti) -> None:
     XCom.delete(key="deleted", task_id=ti.task_id, dag_id=ti.dag_id, run_id=ti.run_id, map_index=ti.map_index)
 
 
+def push_then_delete_on_retry(ti) -> None:
+    from airflow.sdk.execution_time.xcom import XCom  # the configured backend, resolved in the task process
+
+    record({"event": "start", "task_id": ti.task_id, "try": ti.try_number})
+    if ti.try_number == 1:
+        ti.xcom_push(key="inherited", value=f"{ti.task_id} try {ti.try_number}")
+        raise RuntimeError("simulated failure of try 1")
+    XCom.delete(
+        key="inherited", task_id=ti.task_id, dag_id=ti.dag_id, run_id=ti.run_id, map_index=ti.map_index
+    )
+
+
 @dag(schedule=None, start_date=datetime.datetime(2024, 1, 1), catchup=False, tags=["e2e-stack"])
 def xcom_recording():
     @task(retries=1, retry_delay=NO_DELAY, persist_xcom_through_retry=True)
@@ -51,12 +66,17 @@ def xcom_recording():
     def plain(ti=None):
         return push_then_fail_once(ti)
 
+    @task(retries=1, retry_delay=NO_DELAY, persist_xcom_through_retry=True)
+    def cleanup(ti=None):
+        push_then_delete_on_retry(ti)
+
     @task
     def purge_control(ti=None):
         push_then_delete(ti)
 
     flagged()
     plain()
+    cleanup()
     purge_control()
 
 

@@ -29,6 +29,7 @@ to an executor.
 from __future__ import annotations
 
 from datetime import timedelta
+from unittest import mock
 
 import pytest
 from sqlalchemy import insert, select
@@ -826,3 +827,128 @@ class TestOwnMapIndexRead:
             assert status_code == 404
         else:
             assert (status_code, body) == (200, expected([1] if own else [0, 1, 2]))
+
+
+class TestDeleteXCom:
+    """
+    ``DELETE /execution/xcoms/...`` says whether another attempt of the task instance still holds the value.
+
+    A flagged retry starts with copies of its predecessor's rows, which name the same stored values; the
+    worker purges what it deletes from a custom XCom backend only when no other attempt holds it.
+    """
+
+    def setup_method(self):
+        clear_db_runs()
+        clear_db_logs()
+        clear_db_serialized_dags()
+        clear_db_dags()
+
+    def teardown_method(self):
+        clear_db_runs()
+        clear_db_logs()
+        clear_db_serialized_dags()
+        clear_db_dags()
+        clear_db_jobs()
+
+    @pytest.fixture
+    def delete_as(self, client, exec_app):
+        """Send the deletion with the identity token of the task instance ``ti``, as its worker would."""
+        from airflow.api_fastapi.execution_api.datamodels.token import TIClaims, TIToken
+        from airflow.api_fastapi.execution_api.security import _REQUEST_SCOPE_TOKEN_KEY, _jwt_bearer
+
+        original_override = exec_app.dependency_overrides[_jwt_bearer]
+        app_type = type(client.app)
+        original_call = app_type.__call__
+
+        def delete(ti: TaskInstance, key: str, api_version: str | None = None) -> dict:
+            token = TIToken(id=ti.id, claims=TIClaims(sub=str(ti.id), scope="execution"))
+
+            async def call_as_ti(app, scope, receive, send):
+                # The routes of older versions get copies of their dependencies, which the override below
+                # misses; their JWT bearer hands back the token it finds in the request scope.
+                scope[_REQUEST_SCOPE_TOKEN_KEY] = token
+                await original_call(app, scope, receive, send)
+
+            exec_app.dependency_overrides[_jwt_bearer] = lambda: token
+            with mock.patch.object(app_type, "__call__", call_as_ti):
+                response = client.delete(
+                    f"/execution/xcoms/{ti.dag_id}/{ti.run_id}/{ti.task_id}/{key}",
+                    headers={"Airflow-API-Version": api_version} if api_version else None,
+                )
+            assert response.status_code == 200, response.text
+            return response.json()
+
+        yield delete
+        exec_app.dependency_overrides[_jwt_bearer] = original_override
+
+    @pytest.mark.parametrize(
+        ("key", "held_by_another_attempt"),
+        [
+            pytest.param("checkpoint", True, id="copied-from-the-previous-attempt"),
+            pytest.param("return_value", False, id="copied-then-overwritten"),
+            pytest.param("own", False, id="pushed-by-the-attempt"),
+        ],
+    )
+    def test_delete(self, client, delete_as, session, dag_maker, key, held_by_another_attempt):
+        first, ti, _ = _start_again(client, session, dag_maker, "delete", _task_raised)
+        _push_xcoms(session, ti, return_value="second", own="x")
+
+        assert delete_as(ti, key) == {
+            "message": f"XCom with key: {key} successfully deleted.",
+            "held_by_another_attempt": held_by_another_attempt,
+        }
+        assert key not in _xcoms(session, ti)
+        # The archived attempt keeps its own record, whatever its successor deletes.
+        assert _xcoms(session, first) == {"checkpoint": 500, "return_value": "first"}
+
+    def test_delete_of_a_pre_3_4_value_carried_forward(self, client, delete_as, session, dag_maker):
+        """The previous attempt holds the value in ``xcom_v1``, as the upgrade from 3.3 leaves it."""
+        from airflow.models.taskinstance import LegacyTaskDataOwner
+        from airflow.models.xcom import XComModelV1
+
+        dag_run = _make_dag(dag_maker, "upgraded")
+        _schedule_and_queue(dag_maker, session)
+        first = _get_ti(session, "upgraded")
+        _start(client, first)
+        session.add(
+            LegacyTaskDataOwner(
+                dag_id=first.dag_id,
+                task_id=first.task_id,
+                run_id=first.run_id,
+                map_index=-1,
+                task_instance_id=first.id,
+            )
+        )
+        session.flush()
+        session.execute(
+            insert(XComModelV1).values(
+                dag_run_id=dag_run.id,
+                task_id=first.task_id,
+                map_index=-1,
+                key="checkpoint",
+                dag_id=first.dag_id,
+                run_id=first.run_id,
+                value=XComModel.serialize_value(500),
+                timestamp=timezone.utcnow(),
+            )
+        )
+        session.commit()
+        _patch_state(client, first, "up_for_retry")
+        _schedule_and_queue(dag_maker, session)
+        ti = _get_ti(session, "upgraded")
+        _start(client, ti)
+
+        assert delete_as(ti, "checkpoint")["held_by_another_attempt"] is True
+        assert _xcoms(session, ti) == {}
+        assert _xcoms(session, first) == {"checkpoint": 500}
+
+    @pytest.mark.parametrize("api_version", ["2026-10-30", "2026-06-30"])
+    def test_previous_api_version(self, client, delete_as, session, dag_maker, api_version):
+        """A worker not upgraded yet gets the response it got before, and purges as before."""
+        first, ti, _ = _start_again(client, session, dag_maker, "delete", _task_raised)
+
+        assert delete_as(ti, "checkpoint", api_version) == {
+            "message": "XCom with key: checkpoint successfully deleted."
+        }
+        assert _xcoms(session, ti) == {"return_value": "first"}
+        assert _xcoms(session, first) == {"checkpoint": 500, "return_value": "first"}
