@@ -120,7 +120,9 @@ def check_supervisor_schema(tree: Path, venv: Path, vanilla: Path) -> int:
         return 0
     print(f"{SCHEMA_JSON} is stale: regenerate it (docs/developer-guide.md); difference:")
     sys.stdout.writelines(
-        difflib.unified_diff(reference.splitlines(True), generated.splitlines(True), "vanilla", "patched", n=2)
+        difflib.unified_diff(
+            reference.splitlines(True), generated.splitlines(True), "vanilla", "patched", n=2
+        )
     )
     return 1
 
