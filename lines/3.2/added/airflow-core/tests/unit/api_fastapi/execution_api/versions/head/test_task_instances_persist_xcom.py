@@ -48,7 +48,7 @@ from airflow.models.taskinstance import TaskInstance, clear_task_instances
 from airflow.models.trigger import Trigger
 from airflow.models.xcom import XComModel
 from airflow.providers.standard.operators.python import PythonOperator
-from airflow.triggers.base import TriggerEvent
+from airflow.triggers.base import StartTriggerArgs, TriggerEvent
 from airflow.utils.state import TaskInstanceState
 
 from tests_common.test_utils.asserts import count_queries
@@ -739,6 +739,19 @@ def _run_on_worker(dag_maker, ti: TaskInstance) -> TaskInstanceState:
     return result.ti.state
 
 
+class _StartsFromTrigger(PythonOperator):
+    """A task that asks to start from a trigger."""
+
+    start_trigger_args = StartTriggerArgs(
+        trigger_cls="airflow.providers.standard.triggers.temporal.TimeDeltaTrigger",
+        trigger_kwargs={"delta": timedelta(0)},
+        next_method="execute_complete",
+        next_kwargs=None,
+        timeout=None,
+    )
+    start_from_trigger = True
+
+
 class TestWorkerKeepsXComs:
     """
     What a flagged task pulls on its next try, when the Dag file changed ``retries`` after its first.
@@ -816,6 +829,37 @@ class TestWorkerKeepsXComs:
         assert ti.try_number == 2
 
         assert _run_on_worker(dag_maker, ti) == TaskInstanceState.SUCCESS
+        assert _checkpoints_seen == [None, expected]
+
+    @pytest.mark.parametrize(
+        ("persist_xcom_through_retry", "expected"),
+        [pytest.param(True, "try 1", id="flagged"), pytest.param(False, None, id="unflagged")],
+    )
+    def test_retry_of_a_task_started_from_a_trigger(
+        self, session, dag_maker, persist_xcom_through_retry, expected
+    ):
+        """
+        This release's scheduler starts no task from its trigger (``DagRun.schedule_tis`` has it disabled).
+
+        A ``start_from_trigger`` task runs on a worker, and its retry is started as any retry is.
+        """
+        with dag_maker("retry_from_trigger", serialized=True, schedule=None):
+            _StartsFromTrigger(
+                task_id="task",
+                python_callable=_resume_from_checkpoint,
+                op_kwargs={"fail_first_try": True},
+                retries=1,
+                retry_delay=timedelta(0),
+                persist_xcom_through_retry=persist_xcom_through_retry,
+            )
+        dag_maker.create_dagrun()
+
+        for try_number, state in [(1, TaskInstanceState.UP_FOR_RETRY), (2, TaskInstanceState.SUCCESS)]:
+            _schedule_and_queue(dag_maker, session)
+            ti = _get_ti(session, "retry_from_trigger")
+            assert (ti.try_number, ti.next_method) == (try_number, None)
+            assert _run_on_worker(dag_maker, ti) == state
+
         assert _checkpoints_seen == [None, expected]
 
 
@@ -907,3 +951,91 @@ class TestInProcessExecutionAPI:
         assert response.status_code == 200, response.text
         assert response.json()["xcom_keys_to_clear"] == []
         assert response.json()["is_automatic_restart"] is False
+
+
+OWN_MAP_INDEX_READS = [
+    pytest.param("get", "", {}, lambda values: {"key": "checkpoint", "value": values[0]}, id="get"),
+    pytest.param(
+        "get", "", {"map_index": 2}, lambda _: {"key": "checkpoint", "value": 2}, id="get-map-index"
+    ),
+    pytest.param("get", "/slice", {}, lambda values: values, id="slice"),
+    pytest.param("get", "/slice", {"start": 0, "stop": 1}, lambda values: values[:1], id="slice-0-1"),
+    pytest.param("get", "/item/0", {}, lambda values: values[0], id="item"),
+    pytest.param("head", "", {}, lambda values: f"map_indexes {len(values)}", id="head"),
+]
+
+
+class TestOwnMapIndexRead:
+    """A flagged mapped task instance reads its own task's XComs at its own map index, from any runtime."""
+
+    def setup_method(self):
+        clear_db_runs()
+        clear_db_serialized_dags()
+        clear_db_dags()
+
+    def teardown_method(self):
+        clear_db_runs()
+        clear_db_serialized_dags()
+        clear_db_dags()
+
+    @pytest.fixture
+    def read_as(self, client, exec_app):
+        """Send the read with the identity token of the task instance ``ti``, as its runtime would."""
+        from airflow.api_fastapi.execution_api.datamodels.token import TIClaims, TIToken
+        from airflow.api_fastapi.execution_api.security import _jwt_bearer
+
+        original = exec_app.dependency_overrides[_jwt_bearer]
+
+        def read(ti, method, task_id, suffix, params):
+            exec_app.dependency_overrides[_jwt_bearer] = lambda: TIToken(
+                id=ti.id, claims=TIClaims(sub=str(ti.id), scope="execution")
+            )
+            url = f"/execution/xcoms/{ti.dag_id}/{ti.run_id}/{task_id}/checkpoint{suffix}"
+            response = client.request(method, url, params=params)
+            if method == "head":
+                return response.status_code, response.headers.get("Content-Range")
+            return response.status_code, response.json()
+
+        yield read
+        exec_app.dependency_overrides[_jwt_bearer] = original
+
+    @pytest.mark.parametrize(("method", "suffix", "params", "expected"), OWN_MAP_INDEX_READS)
+    @pytest.mark.parametrize(
+        ("flagged", "task_id", "own"),
+        [
+            pytest.param(True, "task", True, id="flagged-own-task"),
+            pytest.param(True, "other", False, id="flagged-other-task"),
+            pytest.param(False, "task", False, id="unflagged-own-task"),
+        ],
+    )
+    def test_read(self, read_as, session, dag_maker, flagged, task_id, own, method, suffix, params, expected):
+        with dag_maker("own_map_index", serialized=True, schedule=None):
+            for producer in ("task", "other"):
+                PythonOperator.partial(
+                    task_id=producer,
+                    python_callable=_noop,
+                    persist_xcom_through_retry=flagged and producer == "task",
+                ).expand(op_args=[[0], [1], [2]])
+        dag_run = dag_maker.create_dagrun()
+        for ti in dag_run.get_task_instances(session=session):
+            # As a runtime pushes it: a JSON value the server stores as sent.
+            XComModel.set(
+                "checkpoint",
+                ti.map_index,
+                dag_id=ti.dag_id,
+                task_id=ti.task_id,
+                run_id=ti.run_id,
+                map_index=ti.map_index,
+                serialize=False,
+                session=session,
+            )
+        session.commit()
+        requester = _get_ti(session, "own_map_index", map_index=1)
+
+        status_code, body = read_as(requester, method, task_id, suffix, params)
+
+        if method == "get" and not suffix and not params and not own:
+            # Unnamed, the map index is -1, where a mapped task has no value.
+            assert status_code == 404
+        else:
+            assert (status_code, body) == (200, expected([1] if own else [0, 1, 2]))

@@ -391,6 +391,37 @@ class TestTIRunIsAutomaticRestart:
         # The same try resumes; nothing was restarted.
         assert _is_automatic_restart(context) is False
 
+    @pytest.mark.parametrize("persist_xcom_through_retry", [True, False], ids=["flagged", "unflagged"])
+    def test_retry_of_a_task_started_from_a_trigger(
+        self, client, session, dag_maker, persist_xcom_through_retry
+    ):
+        """
+        A task that starts from a trigger is retried straight into deferral: the resume is its start.
+
+        ``schedule_tis`` defers the retry of a ``start_from_trigger`` task with ``next_method`` set, and
+        ``ti_run`` lists no keys to clear for a task instance with ``next_method``, flagged or not.
+        """
+        _make_dag(dag_maker, "retry_from_trigger", persist_xcom_through_retry=persist_xcom_through_retry)
+        _schedule_and_queue(dag_maker, session)
+        ti = _get_ti(session, "retry_from_trigger")
+        _start(client, ti)
+        _push_xcoms(session, ti, "checkpoint")
+        _patch_state(client, ti, "up_for_retry")
+        retry = _get_ti(session, "retry_from_trigger")
+        retry.next_method = "execute_complete"
+        session.commit()
+        _schedule_and_queue(dag_maker, session)
+        ti = _get_ti(session, "retry_from_trigger")
+        assert ti.try_number == 2
+
+        context = _start(client, ti)
+
+        assert context["next_method"] == "execute_complete"
+        assert context["xcom_keys_to_clear"] == []
+        assert session.scalars(select(XComModel.key).where(XComModel.dag_id == ti.dag_id)).all() == [
+            "checkpoint"
+        ]
+
     @pytest.mark.parametrize(
         ("state", "extra"),
         [
@@ -907,3 +938,91 @@ class TestInProcessExecutionAPI:
         assert response.status_code == 200, response.text
         assert response.json()["xcom_keys_to_clear"] == []
         assert response.json()["is_automatic_restart"] is False
+
+
+OWN_MAP_INDEX_READS = [
+    pytest.param("get", "", {}, lambda values: {"key": "checkpoint", "value": values[0]}, id="get"),
+    pytest.param(
+        "get", "", {"map_index": 2}, lambda _: {"key": "checkpoint", "value": 2}, id="get-map-index"
+    ),
+    pytest.param("get", "/slice", {}, lambda values: values, id="slice"),
+    pytest.param("get", "/slice", {"start": 0, "stop": 1}, lambda values: values[:1], id="slice-0-1"),
+    pytest.param("get", "/item/0", {}, lambda values: values[0], id="item"),
+    pytest.param("head", "", {}, lambda values: f"map_indexes {len(values)}", id="head"),
+]
+
+
+class TestOwnMapIndexRead:
+    """A flagged mapped task instance reads its own task's XComs at its own map index, from any runtime."""
+
+    def setup_method(self):
+        clear_db_runs()
+        clear_db_serialized_dags()
+        clear_db_dags()
+
+    def teardown_method(self):
+        clear_db_runs()
+        clear_db_serialized_dags()
+        clear_db_dags()
+
+    @pytest.fixture
+    def read_as(self, client, exec_app):
+        """Send the read with the identity token of the task instance ``ti``, as its runtime would."""
+        from airflow.api_fastapi.execution_api.datamodels.token import TIClaims, TIToken
+        from airflow.api_fastapi.execution_api.security import _jwt_bearer
+
+        original = exec_app.dependency_overrides[_jwt_bearer]
+
+        def read(ti, method, task_id, suffix, params):
+            exec_app.dependency_overrides[_jwt_bearer] = lambda: TIToken(
+                id=ti.id, claims=TIClaims(sub=str(ti.id), scope="execution")
+            )
+            url = f"/execution/xcoms/{ti.dag_id}/{ti.run_id}/{task_id}/checkpoint{suffix}"
+            response = client.request(method, url, params=params)
+            if method == "head":
+                return response.status_code, response.headers.get("Content-Range")
+            return response.status_code, response.json()
+
+        yield read
+        exec_app.dependency_overrides[_jwt_bearer] = original
+
+    @pytest.mark.parametrize(("method", "suffix", "params", "expected"), OWN_MAP_INDEX_READS)
+    @pytest.mark.parametrize(
+        ("flagged", "task_id", "own"),
+        [
+            pytest.param(True, "task", True, id="flagged-own-task"),
+            pytest.param(True, "other", False, id="flagged-other-task"),
+            pytest.param(False, "task", False, id="unflagged-own-task"),
+        ],
+    )
+    def test_read(self, read_as, session, dag_maker, flagged, task_id, own, method, suffix, params, expected):
+        with dag_maker("own_map_index", serialized=True, schedule=None):
+            for producer in ("task", "other"):
+                PythonOperator.partial(
+                    task_id=producer,
+                    python_callable=_noop,
+                    persist_xcom_through_retry=flagged and producer == "task",
+                ).expand(op_args=[[0], [1], [2]])
+        dag_run = dag_maker.create_dagrun()
+        for ti in dag_run.get_task_instances(session=session):
+            # As a runtime pushes it: a JSON value the server stores as sent.
+            XComModel.set(
+                "checkpoint",
+                ti.map_index,
+                dag_id=ti.dag_id,
+                task_id=ti.task_id,
+                run_id=ti.run_id,
+                map_index=ti.map_index,
+                serialize=False,
+                session=session,
+            )
+        session.commit()
+        requester = _get_ti(session, "own_map_index", map_index=1)
+
+        status_code, body = read_as(requester, method, task_id, suffix, params)
+
+        if method == "get" and not suffix and not params and not own:
+            # Unnamed, the map index is -1, where a mapped task has no value.
+            assert status_code == 404
+        else:
+            assert (status_code, body) == (200, expected([1] if own else [0, 1, 2]))
