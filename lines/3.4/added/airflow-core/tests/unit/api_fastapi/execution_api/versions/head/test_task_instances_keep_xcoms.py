@@ -41,8 +41,8 @@ from airflow.jobs.job import Job
 from airflow.jobs.scheduler_job_runner import SchedulerJobRunner
 from airflow.models.dagbag import DBDagBag
 from airflow.models.dagrun import DagRun
-from airflow.models.taskinstance import TaskInstance, clear_task_instances
-from airflow.models.xcom import XComModel, build_xcom_read_query, xcom_entity
+from airflow.models.taskinstance import LegacyTaskDataOwner, TaskInstance, clear_task_instances
+from airflow.models.xcom import XComModel, XComModelV1, build_xcom_read_query, xcom_entity
 from airflow.providers.standard.operators.python import PythonOperator
 from airflow.sdk import task_group
 from airflow.sdk.definitions._internal.loop import create_loop
@@ -156,6 +156,29 @@ def _xcoms(session, ti: TaskInstance) -> dict:
         read.with_only_columns(entity.key, entity.value).execution_options(include_all_attempts=True)
     )
     return {key: XComModel.deserialize_value(row) for key, row in ((r.key, r) for r in rows)}
+
+
+def _own_pre_3_4_checkpoint(session, dag_run: DagRun, ti: TaskInstance) -> None:
+    """Give attempt ``ti`` a checkpoint in ``xcom_v1``, owned as the upgrade from 3.3 leaves it."""
+    session.add(
+        LegacyTaskDataOwner(
+            dag_id=ti.dag_id, task_id=ti.task_id, run_id=ti.run_id, map_index=-1, task_instance_id=ti.id
+        )
+    )
+    session.flush()
+    session.execute(
+        insert(XComModelV1).values(
+            dag_run_id=dag_run.id,
+            task_id=ti.task_id,
+            map_index=-1,
+            key="checkpoint",
+            dag_id=ti.dag_id,
+            run_id=ti.run_id,
+            value=XComModel.serialize_value(500),
+            timestamp=timezone.utcnow(),
+        )
+    )
+    session.commit()
 
 
 def _executor_reports(session, ti: TaskInstance, state: TaskInstanceState) -> None:
@@ -527,9 +550,6 @@ class TestKeepXComs:
         ``task_instance_history`` with the reason ``legacy``. A 3.3 clear had set ``max_tries`` to its
         try number plus ``retries``, so try 2 is then the clear's first try.
         """
-        from airflow.models.taskinstance import LegacyTaskDataOwner
-        from airflow.models.xcom import XComModelV1
-
         dag_run = _make_dag(dag_maker, "upgraded")
         _schedule_and_queue(dag_maker, session)
         ti = _get_ti(session, "upgraded")
@@ -538,25 +558,7 @@ class TestKeepXComs:
         previous, ti = _get_attempts(session, "upgraded")
         previous.archived_reason = "legacy"
         previous.max_tries, ti.max_tries = previous_max_tries, max_tries
-        session.add(
-            LegacyTaskDataOwner(
-                dag_id=ti.dag_id, task_id=ti.task_id, run_id=ti.run_id, map_index=-1, task_instance_id=ti.id
-            )
-        )
-        session.flush()
-        session.execute(
-            insert(XComModelV1).values(
-                dag_run_id=dag_run.id,
-                task_id=ti.task_id,
-                map_index=-1,
-                key="checkpoint",
-                dag_id=ti.dag_id,
-                run_id=ti.run_id,
-                value=XComModel.serialize_value(500),
-                timestamp=timezone.utcnow(),
-            )
-        )
-        session.commit()
+        _own_pre_3_4_checkpoint(session, dag_run, ti)
         _schedule_and_queue(dag_maker, session)
         ti = _get_ti(session, "upgraded")
 
@@ -903,36 +905,11 @@ class TestDeleteXCom:
 
     def test_delete_of_a_pre_3_4_value_carried_forward(self, client, delete_as, session, dag_maker):
         """The previous attempt holds the value in ``xcom_v1``, as the upgrade from 3.3 leaves it."""
-        from airflow.models.taskinstance import LegacyTaskDataOwner
-        from airflow.models.xcom import XComModelV1
-
         dag_run = _make_dag(dag_maker, "upgraded")
         _schedule_and_queue(dag_maker, session)
         first = _get_ti(session, "upgraded")
         _start(client, first)
-        session.add(
-            LegacyTaskDataOwner(
-                dag_id=first.dag_id,
-                task_id=first.task_id,
-                run_id=first.run_id,
-                map_index=-1,
-                task_instance_id=first.id,
-            )
-        )
-        session.flush()
-        session.execute(
-            insert(XComModelV1).values(
-                dag_run_id=dag_run.id,
-                task_id=first.task_id,
-                map_index=-1,
-                key="checkpoint",
-                dag_id=first.dag_id,
-                run_id=first.run_id,
-                value=XComModel.serialize_value(500),
-                timestamp=timezone.utcnow(),
-            )
-        )
-        session.commit()
+        _own_pre_3_4_checkpoint(session, dag_run, first)
         _patch_state(client, first, "up_for_retry")
         _schedule_and_queue(dag_maker, session)
         ti = _get_ti(session, "upgraded")
