@@ -72,18 +72,20 @@ def _series_change_matches(release: dict, series: dict, vanilla: dict, patched: 
     SDK gives it must stay as the release has it; one they change must be what the patched Task SDK
     gives. So the generator's own rendering of entries the series does not touch never counts.
     """
-    wrong = []
-    for name in sorted({*release, *series, *vanilla, *patched} - {"$defs"}):
-        expected = release.get(name) if patched.get(name) == vanilla.get(name) else patched.get(name)
-        if series.get(name) != expected:
-            wrong.append(name)
-    defs = [document.get("$defs", {}) for document in (release, series, vanilla, patched)]
-    for name in sorted(set().union(*defs)):
-        release_def, series_def, vanilla_def, patched_def = (d.get(name) for d in defs)
-        expected = release_def if patched_def == vanilla_def else patched_def
-        if series_def != expected:
-            wrong.append(f"$defs/{name}")
-    return wrong
+
+    def not_as_the_models(documents: tuple[dict, ...], prefix: str) -> list[str]:
+        release_, series_, vanilla_, patched_ = documents
+        return [
+            f"{prefix}{name}"
+            for name in sorted(set().union(*documents) - {"$defs"})
+            if series_.get(name)
+            != (release_.get(name) if patched_.get(name) == vanilla_.get(name) else patched_.get(name))
+        ]
+
+    documents = (release, series, vanilla, patched)
+    return not_as_the_models(documents, "") + not_as_the_models(
+        tuple(document.get("$defs", {}) for document in documents), "$defs/"
+    )
 
 
 def check_supervisor_schema(tree: Path, venv: Path, vanilla: Path) -> int:
