@@ -175,6 +175,19 @@ class TestXComEntriesOfAFlaggedTask:
         self.setup_method()
 
     @pytest.mark.parametrize("persist_xcom_through_retry", [True, False])
+    def test_deleted_entry_is_gone(self, worker, session, dag_maker, persist_xcom_through_retry):
+        _make_dag(dag_maker, "deleted_entry", persist_xcom_through_retry=persist_xcom_through_retry)
+        _schedule_and_queue(dag_maker, session)
+        ti = _current_attempt(session, "deleted_entry")
+        _start(worker, ti)
+        _push(session, ti, checkpoint=500, progress="half")
+
+        response = worker.delete(f"{_task_url(ti.dag_id, ti.run_id)}/xcomEntries/checkpoint")
+
+        assert response.status_code == 204
+        assert _entries(worker, ti) == {"progress": "half"}
+
+    @pytest.mark.parametrize("persist_xcom_through_retry", [True, False])
     def test_deleted_from_the_running_attempt_is_not_carried_forward(
         self, worker, session, dag_maker, persist_xcom_through_retry
     ):

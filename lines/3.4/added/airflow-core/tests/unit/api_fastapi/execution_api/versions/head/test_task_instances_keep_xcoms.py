@@ -666,12 +666,19 @@ def _make_mapped_dag(dag_maker, dag_id: str, *, items: int) -> None:
         ).expand(op_args=[[i] for i in range(items)])
 
 
-def _removed_and_restored(client, session, dag_maker, ti):
+def _removed_and_restored(client, session, dag_maker) -> None:
     """
-    A Dag edit drops the mapped task instance, and a later edit brings it back.
+    Map index 1 of a flagged mapped task pushes a checkpoint and succeeds; a Dag edit drops it, and a
+    later edit brings it back.
 
     The scheduler checks a running Dag run against every new version of its Dag.
     """
+    _make_mapped_dag(dag_maker, "restored", items=2)
+    dag_maker.create_dagrun()
+    _schedule_and_queue(dag_maker, session)
+    ti = _get_ti(session, "restored", map_index=1)
+    _start(client, ti)
+    _push_xcoms(session, ti, checkpoint=500)
     _patch_state(client, ti, "success")
     scheduler = SchedulerJobRunner(job=Job(), executors=[LocalExecutor()])
     for items in (1, 2):
@@ -726,21 +733,18 @@ class TestArchivedReason:
 
         assert [a.archived_reason for a in _get_attempts(session, "archived")] == [reason, None]
 
-    def test_restored_task_instance_starts_fresh(self, client, session, dag_maker):
-        """A task instance a Dag edit restores is new work, not a retry: it starts without XComs."""
-        _make_mapped_dag(dag_maker, "restored", items=2)
-        dag_maker.create_dagrun()
-        _schedule_and_queue(dag_maker, session)
-        first = _get_ti(session, "restored", map_index=1)
-        _start(client, first)
-        _push_xcoms(session, first, checkpoint=500)
-
-        _removed_and_restored(client, session, dag_maker, first)
+    def test_restored_task_instance(self, client, session, dag_maker):
+        _removed_and_restored(client, session, dag_maker)
 
         assert [a.archived_reason for a in _get_attempts(session, "restored", map_index=1)] == [
             "restored",
             None,
         ]
+
+    def test_restored_task_instance_starts_fresh(self, client, session, dag_maker):
+        """A task instance a Dag edit restores is new work, not a retry: it starts without XComs."""
+        _removed_and_restored(client, session, dag_maker)
+
         _schedule_and_queue(dag_maker, session)
         ti = _get_ti(session, "restored", map_index=1)
         assert ti.state == TaskInstanceState.QUEUED
