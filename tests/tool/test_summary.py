@@ -50,6 +50,15 @@ def test_the_counts_of_a_run(tmp_path: Path):
         "error": 1,
         "deselected": 1,
     }
+    # Each test's own outcome too, by node id: a failure in any phase makes it failed.
+    assert {nodeid.split("::")[-1]: outcome for nodeid, outcome in result.outcomes.items()} == {
+        "test_one": "passed",
+        "test_two": "passed",
+        "test_fails": "failed",
+        "test_skips": "skipped",
+        "test_xfails": "skipped",
+        "test_errors": "failed",
+    }
     assert result.status(ci=False) == (
         "FAILED (pytest exit 1: 2 passed, 1 failed, 1 error, 1 skipped, 1 xfailed, 1 deselected)",
         False,

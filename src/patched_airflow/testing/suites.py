@@ -17,6 +17,7 @@ Suites:
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import shutil
 import sys
@@ -30,6 +31,7 @@ from patched_airflow.backends import database_url
 from patched_airflow.building.fetch import obtain_upstream_files
 from patched_airflow.building.stamp import read_missing
 from patched_airflow.lines import Line, UpstreamTests
+from patched_airflow.testing.control import RunTests, run_control, run_vanilla_parity
 from patched_airflow.testing.image import check_image
 from patched_airflow.testing.lint import lint_series
 from patched_airflow.testing.prcheck import check_upstream_pr
@@ -108,7 +110,13 @@ SUITES = [
     Suite("rollout", "e2e", "repo:.", ["tests/stack/rollout"]),
     # Lines with an [upgrade] from_line only: a deployment moved from that line's build to this one's.
     Suite("upgrade", "e2e", "repo:.", ["tests/stack/upgrade"]),
+    # The tests of each contract row against the series through its argument patch, and vanilla
+    # (testing/control.py, lines/<line>/control.toml): the kept rows' fail, the others' pass.
+    Suite("control", "e2e", "repo:."),
+    # Tests of what an unflagged task costs, which pass on vanilla too ([same_as_vanilla] of control.toml).
+    Suite("vanilla-parity", "unit", "repo:."),
 ]
+SUITE = {suite.name: suite for suite in SUITES}
 
 
 # Suites that are checks of the tool's own, not pytest runs: (title, check(repo, line, uv) -> exit code).
@@ -131,6 +139,20 @@ CHECKS: dict[str, tuple[str, Callable[[Path, Line, str], int]]] = {
     "image": (
         "the Dockerfile: hadolint, and its install step in a clean virtualenv (no Docker engine here)",
         lambda repo, line, uv: check_image(repo, line, uv),
+    ),
+}
+
+
+# Suites that run tests named in the line's control.toml against other builds (testing/control.py):
+# (title, compare(repo, uv, line, venv, run_tests) -> Result).
+COMPARISONS: dict[str, tuple[str, Callable[[Path, str, Line, Path, RunTests], Result]]] = {
+    "control": (
+        "the contract's tests against builds without the behaviour (the argument only, and vanilla)",
+        lambda repo, uv, line, venv, run_tests: run_control(repo, uv, line, run_tests),
+    ),
+    "vanilla-parity": (
+        "tests that pass on vanilla as on the patched build (an unflagged task's cost)",
+        lambda repo, uv, line, venv, run_tests: run_vanilla_parity(repo, line, venv, run_tests),
     ),
 }
 
@@ -172,8 +194,8 @@ def select_suites(
             continue
         if only and suite.name not in only:
             continue
-        if wheels == "vanilla" and suite.python == "tools":
-            continue
+        if wheels == "vanilla" and (suite.python == "tools" or suite.name in COMPARISONS):
+            continue  # the checks of this repository, and the suites that compare builds themselves
         if not suite.every_line and not default_line:
             continue
         if backend != "sqlite" and not suite.uses_database:
@@ -215,9 +237,7 @@ def run_suites(
             "PATCHED_AIRFLOW_LINE": line.name,
             # The line's [release] facts, for the deployment suites (tests/stack/stack_config.py).
             **line.release.as_env(),
-            "PATCHED_AIRFLOW_VENV": str(venv),
             "VANILLA_AIRFLOW_VENV": str(line.vanilla_venv),
-            "PATCHED_PYTHON": str(venv / "bin" / "python"),
             "VANILLA_PYTHON": str(line.vanilla_venv / "bin" / "python"),
             **line_versions(line),
             **({"UPGRADE_FROM_VENV": str(upgrade_from)} if upgrade_from else {}),
@@ -249,18 +269,53 @@ def run_suites(
                 code = check(repo, line, uv)
                 results.append(Result(suite.name, code, time.monotonic() - started))
                 continue
-            cwd = repo / suite.rootdir[5:] if suite.rootdir.startswith("repo:") else test_tree / suite.rootdir
-            python = sys.executable if suite.python == "tools" else str(venv / "bin" / "python")
+
+            def run_tests(name: str, paths: list[str], venv: Path, database: str) -> Result:
+                return run_suite_tests(
+                    repo, line, SUITE[name], venv, backend, home, database, env, paths, pytest_args
+                )
+
+            if suite.name in COMPARISONS:
+                title, compare = COMPARISONS[suite.name]
+                print(f"\n=== {suite.name} ({line.name}, {backend}): {title}", flush=True)
+                started = time.monotonic()
+                result = compare(repo, uv, line, venv, run_tests)
+                results.append(dataclasses.replace(result, seconds=time.monotonic() - started))
+                continue
             upstream = line.tests.get(suite.name, UpstreamTests(suite.paths))
-            # This repository's own suites say why each skipped test was skipped.
-            args = ["-p", "no:cacheprovider", *(["-rs"] if suite.rootdir.startswith("repo:") else [])]
-            args += ["--rootdir", str(cwd), *upstream.paths]
-            print(f"\n=== {suite.name} ({line.name}, {backend}): {' '.join(upstream.paths)}", flush=True)
-            env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"] = database_url(
-                backend, Path(home), f"{suite.name}_{line.name.replace('.', '_')}"
-            )
-            for test_id, reason in upstream.deselect.items():
-                print(f"    deselected upstream test {test_id}: {reason}")
-                args += ["--deselect", test_id]
-            results.append(run_pytest(suite.name, python, [*args, *pytest_args], cwd, env))
+            results.append(run_tests(suite.name, upstream.paths, venv, suite.name))
     return results
+
+
+def run_suite_tests(
+    repo: Path,
+    line: Line,
+    suite: Suite,
+    venv: Path,
+    backend: str,
+    home: str,
+    database: str,
+    env: dict[str, str],
+    paths: list[str],
+    pytest_args: list[str],
+) -> Result:
+    """Run ``paths`` (test modules or node ids) of ``suite`` with pytest against ``venv``, on a fresh database."""
+    test_tree = line.build / "testtree"
+    cwd = repo / suite.rootdir[5:] if suite.rootdir.startswith("repo:") else test_tree / suite.rootdir
+    python = sys.executable if suite.python == "tools" else str(venv / "bin" / "python")
+    # This repository's own suites say why each skipped test was skipped.
+    args = ["-p", "no:cacheprovider", *(["-rs"] if suite.rootdir.startswith("repo:") else [])]
+    args += ["--rootdir", str(cwd), *paths]
+    print(f"\n=== {suite.name} ({line.name}, {backend}): {' '.join(paths)}", flush=True)
+    env = {
+        **env,
+        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": database_url(
+            backend, Path(home), f"{database}_{line.name.replace('.', '_')}"
+        ),
+        "PATCHED_AIRFLOW_VENV": str(venv),
+        "PATCHED_PYTHON": str(venv / "bin" / "python"),
+    }
+    for test_id, reason in line.tests.get(suite.name, UpstreamTests(suite.paths)).deselect.items():
+        print(f"    deselected upstream test {test_id}: {reason}")
+        args += ["--deselect", test_id]
+    return run_pytest(suite.name, python, [*args, *pytest_args], cwd, env)

@@ -10,7 +10,7 @@ import os
 import subprocess
 import tempfile
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 PLUGIN_DIR = Path(__file__).parent / "pytest_plugins"
@@ -31,6 +31,8 @@ class Result:
     seconds: float = 0.0
     reason: str = ""  # why it did not run
     counts: dict[str, int] | None = None  # a pytest suite's tests by outcome; None for the checks
+    outcomes: dict[str, str] = field(default_factory=dict)  # each test's outcome, by pytest node id
+    detail: str = ""  # what the summary says of a passed check, in place of its test counts
 
     def tally(self) -> str:
         counts = self.counts or {}
@@ -41,7 +43,10 @@ class Result:
         if self.code is None:
             return _not_run("", self.reason, ci)
         if self.counts is None:  # a check of the tool's own
-            return ("passed", True) if self.code == 0 else (f"FAILED (exit {self.code})", False)
+            detail = f": {self.detail}" if self.detail else ""
+            return (
+                (f"passed{detail}", True) if self.code == 0 else (f"FAILED (exit {self.code}){detail}", False)
+            )
         if self.code != 0:
             return f"FAILED (pytest exit {self.code}: {self.tally()})", False
         if not any(self.counts.get(outcome) for outcome in RAN):
@@ -68,8 +73,14 @@ def run_pytest(suite: str, python: str, args: list[str], cwd: Path, env: dict[st
             env={**env, "PYTHONPATH": pythonpath, "PATCHED_AIRFLOW_COUNTS": str(counts_file)},
         ).returncode
         # No file: pytest stopped before the session ended (a usage error, an interrupt).
-        counts = json.loads(counts_file.read_text())["counts"] if counts_file.exists() else {}
-    return Result(suite, code, time.monotonic() - started, counts=counts)
+        written = json.loads(counts_file.read_text()) if counts_file.exists() else {}
+    return Result(
+        suite,
+        code,
+        time.monotonic() - started,
+        counts=written.get("counts", {}),
+        outcomes=written.get("outcomes", {}),
+    )
 
 
 def summarize(title: str, results: list[Result]) -> int:
