@@ -862,14 +862,47 @@ class TestWorkerKeepsXComs:
 
         assert _checkpoints_seen == [None, expected]
 
+    def test_restored_task_instance_starts_over(self, session, dag_maker):
+        """A task instance a Dag edit removed and a later edit restored starts new work: it pulls nothing."""
+
+        def edit_dag(items: int) -> None:
+            with dag_maker("restored_on_worker", serialized=True, schedule=None):
+                PythonOperator.partial(
+                    task_id="task",
+                    python_callable=_resume_from_checkpoint,
+                    retries=3,
+                    retry_delay=timedelta(0),
+                    persist_xcom_through_retry=True,
+                ).expand(op_kwargs=[{"fail_first_try": False}] * items)
+
+        edit_dag(2)
+        dag_maker.create_dagrun()
+        _schedule_and_queue(dag_maker, session)
+        ti = _get_ti(session, "restored_on_worker", map_index=1)
+        assert _run_on_worker(dag_maker, ti) == TaskInstanceState.SUCCESS
+        scheduler = SchedulerJobRunner(job=Job(executor=LocalExecutor()))
+        for items, state in ((1, TaskInstanceState.REMOVED), (2, None)):
+            edit_dag(items)
+            session.expire_all()
+            dag_run = session.scalars(select(DagRun).where(DagRun.dag_id == "restored_on_worker")).one()
+            assert scheduler._verify_integrity_if_dag_changed(dag_run, session=session)
+            session.commit()
+            assert _get_ti(session, "restored_on_worker", map_index=1).state == state
+        _schedule_and_queue(dag_maker, session)
+        ti = _get_ti(session, "restored_on_worker", map_index=1)
+        assert ti.try_number == 2
+
+        assert _run_on_worker(dag_maker, ti) == TaskInstanceState.SUCCESS
+        assert _checkpoints_seen == [None, None]
+
 
 # Statements ``PATCH /run`` sends for a task instance starting from QUEUED, once the API's
 # DBDagBag holds the Dag version (``ti_run`` loads the serialized Dag for
 # ``upstream_map_indexes`` and caches it, so the first start of a Dag version sends one more).
 # Reading the task instance is one statement with or without the history subquery that tells a
-# restart apart, so the count must stay what unpatched Airflow 3.1.8 sends: 6 on SQLite, measured
-# on 3.1.8 with this test.
-TI_RUN_STATEMENTS = {"sqlite": 6}
+# restart apart, so the count must stay what unpatched Airflow 3.1.8 sends: 6 on SQLite and on
+# PostgreSQL, measured on 3.1.8 with this test.
+TI_RUN_STATEMENTS = {"sqlite": 6, "postgresql": 6}
 
 
 class TestTIRunStatementCount:
