@@ -12,7 +12,7 @@ import pytest
 
 from patched_airflow.lines import Lines
 from patched_airflow.pins import UpstreamError
-from patched_airflow.testing.control import check_control, contract_rows, load_control
+from patched_airflow.testing.control import check_control, contract_rows, load_control, run_vanilla_parity
 from patched_airflow.testing.summary import Result
 
 REPO = Path(__file__).resolve().parents[2]
@@ -96,3 +96,12 @@ def test_the_check_fails_a_kept_row_test_that_passes_without_the_behaviour(line,
     vanilla_passes = run(lambda venv, fails: "failed" if fails and venv.name == "control" else "passed")
     assert vanilla_passes.code == 1
     assert "vanilla: contract:" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(("vanilla", "code"), [("passed", 0), ("failed", 1), ("not run", 1)])
+def test_vanilla_parity_needs_the_tests_to_pass_on_both_builds(line, vanilla: str, code: int):
+    def run_tests(suite: str, ids: list[str], venv: Path, database: str) -> Result:
+        got = "passed" if venv != line.vanilla_venv else vanilla
+        return Result(suite, 0, outcomes={} if got == "not run" else {f"{i}[head]": got for i in ids})
+
+    assert run_vanilla_parity(REPO, line, Path("patched"), run_tests).code == code

@@ -221,10 +221,10 @@ def run_vanilla_parity(repo: Path, line: Line, venv: Path, run_tests: RunTests) 
             wrong += [
                 f"{build}: {suite}:{i} {outcome(result, i)}" for i in ids if outcome(result, i) != "passed"
             ]
-    for line_ in wrong:
-        print(f"  not as on vanilla: {line_}")
+    for entry in wrong:
+        print(f"  not as on vanilla: {entry}")
     detail = (
-        f"{ran // 2} tests pass on the patched build and on vanilla"
+        f"{ran // 2} test(s) pass on the patched build and on vanilla"
         if not wrong
         else f"{len(wrong)} did not pass"
     )
