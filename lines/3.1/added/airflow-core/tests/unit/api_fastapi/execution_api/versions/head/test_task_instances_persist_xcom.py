@@ -178,6 +178,18 @@ def _ti_run_retry(client, session, dag_maker, dag_id: str) -> TaskInstance:
     return _get_ti(session, dag_id)
 
 
+def _remove_and_restore(session, dag_id: str, edit_dag) -> None:
+    """A Dag edit drops map index 1 of the run's mapped task, and a later edit brings it back."""
+    scheduler = SchedulerJobRunner(job=Job(executor=LocalExecutor()))
+    for items, state in ((1, TaskInstanceState.REMOVED), (2, None)):
+        edit_dag(items)
+        session.expire_all()
+        dag_run = session.scalars(select(DagRun).where(DagRun.dag_id == dag_id)).one()
+        assert scheduler._verify_integrity_if_dag_changed(dag_run, session=session)
+        session.commit()
+        assert _get_ti(session, dag_id, map_index=1).state == state
+
+
 class TestTIRunIsAutomaticRestart:
     def setup_method(self):
         clear_db_runs()
@@ -653,14 +665,7 @@ class TestTIRunIsAutomaticRestart:
         _start(client, ti)
         _push_xcoms(session, ti, "checkpoint")
         _patch_state(client, ti, "success")
-        scheduler = SchedulerJobRunner(job=Job(executor=LocalExecutor()))
-        for items, state in ((1, TaskInstanceState.REMOVED), (2, None)):
-            edit_dag(items)
-            session.expire_all()
-            dag_run = session.scalars(select(DagRun).where(DagRun.dag_id == "restored")).one()
-            assert scheduler._verify_integrity_if_dag_changed(dag_run, session=session)
-            session.commit()
-            assert _get_ti(session, "restored", map_index=1).state == state
+        _remove_and_restore(session, "restored", edit_dag)
         _schedule_and_queue(dag_maker, session)
         ti = _get_ti(session, "restored", map_index=1)
         assert ti.try_number == 3
@@ -880,14 +885,7 @@ class TestWorkerKeepsXComs:
         _schedule_and_queue(dag_maker, session)
         ti = _get_ti(session, "restored_on_worker", map_index=1)
         assert _run_on_worker(dag_maker, ti) == TaskInstanceState.SUCCESS
-        scheduler = SchedulerJobRunner(job=Job(executor=LocalExecutor()))
-        for items, state in ((1, TaskInstanceState.REMOVED), (2, None)):
-            edit_dag(items)
-            session.expire_all()
-            dag_run = session.scalars(select(DagRun).where(DagRun.dag_id == "restored_on_worker")).one()
-            assert scheduler._verify_integrity_if_dag_changed(dag_run, session=session)
-            session.commit()
-            assert _get_ti(session, "restored_on_worker", map_index=1).state == state
+        _remove_and_restore(session, "restored_on_worker", edit_dag)
         _schedule_and_queue(dag_maker, session)
         ti = _get_ti(session, "restored_on_worker", map_index=1)
         assert ti.try_number == 2
